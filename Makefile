@@ -1,0 +1,55 @@
+# qmail-sni: per-name TLS certificates for qmail, Dovecot and Postfix.
+# GNU make. Variables may be overridden on the command line.
+
+CC = cc
+CFLAGS = -O2 -g
+WARN = -Wall -Wextra
+PKG_CONFIG = pkg-config
+SSL_CFLAGS = $(shell $(PKG_CONFIG) --cflags openssl)
+SSL_LIBS = $(shell $(PKG_CONFIG) --libs openssl)
+# Debian's libowfat-dev puts its headers in /usr/include; other systems
+# use e.g. OWFAT_CFLAGS=-I/usr/include/libowfat
+OWFAT_CFLAGS =
+OWFAT_LIBS = -lowfat
+
+PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+DESTDIR =
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
+
+HELPER_OBJS = qmail-sni/main.o qmail-sni/cmd_lookup.o qmail-sni/tls_sni.o
+TEST_BINS = tests/smtpd-harness tests/canon-test
+
+.PHONY: all check install clean
+
+all: qmail-sni/qmail-sni tests/smtpd-harness
+
+qmail-sni/qmail-sni: $(HELPER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJS) $(OWFAT_LIBS) $(SSL_LIBS)
+
+tests/smtpd-harness: tests/smtpd-harness.o qmail-sni/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/smtpd-harness.o qmail-sni/tls_sni.o $(SSL_LIBS)
+
+tests/canon-test: tests/canon-test.o qmail-sni/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/canon-test.o qmail-sni/tls_sni.o $(SSL_LIBS)
+
+%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+check: all $(TEST_BINS)
+	prove tests/
+
+install: qmail-sni/qmail-sni
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 qmail-sni/qmail-sni $(DESTDIR)$(BINDIR)/qmail-sni
+	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
+
+clean:
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS)

@@ -1,0 +1,345 @@
+/* tls_sni.c: per-name TLS certificates for qmail (qmail-sni core).
+ *
+ * The one module that both the patched qmail programs and the
+ * qmail-sni helper compile: it owns name canonicalisation and the
+ * servercerts/ lookup rule, so what the helper writes is by
+ * construction what qmail-smtpd looks for. Plain C and OpenSSL only;
+ * no allocation on the lookup path. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "tls_sni.h"
+
+#define SERVERCERT_MAX (1024 * 1024) /* key plus any sane chain */
+#define LOG_MAX 1024
+
+static int canon(char *out, const char *in, size_t len, int pattern)
+{
+  size_t i = 0, o = 0, label = 0;
+  int numeric = 1; /* current label is all digits */
+  int wild = 0;
+
+  if (!in) return SNI_NONE;
+  if (memchr(in, ':', len)) return SNI_NONE; /* IPv6 literal */
+  if (len && in[len - 1] == '.') --len;
+  if (!len || len > SNI_NAME_MAX) return SNI_BAD;
+  if (pattern && len > 2 && in[0] == '*' && in[1] == '.') {
+    out[o++] = '*'; out[o++] = '.'; i = 2; wild = 1;
+  }
+  for (; i < len; ++i) {
+    char c = in[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c == '.') {
+      if (!label || out[o - 1] == '-') return SNI_BAD;
+      label = 0; numeric = 1;
+    }
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+      if (c == '-' && !label) return SNI_BAD;
+      if (++label > 63) return SNI_BAD;
+      if (c < '0' || c > '9') numeric = 0;
+    }
+    else return SNI_BAD;
+    out[o++] = c;
+  }
+  if (!label || out[o - 1] == '-') return SNI_BAD;
+  out[o] = 0;
+  if (numeric) return wild ? SNI_BAD : SNI_NONE; /* IPv4 literal */
+  return SNI_OK;
+}
+
+int sni_name_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len)
+{
+  return canon(out, in, len, 0);
+}
+
+int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len)
+{
+  return canon(out, in, len, 1);
+}
+
+/* path = a b c d, or 0 if it does not fit */
+static int join(char *path, const char *a, const char *b, const char *c,
+                const char *d)
+{
+  size_t la = strlen(a), lb = strlen(b), lc = strlen(c), ld = strlen(d);
+  if (la + lb + lc + ld >= SNI_PATH_MAX) return 0;
+  memcpy(path, a, la);
+  memcpy(path + la, b, lb);
+  memcpy(path + la + lb, c, lc);
+  memcpy(path + la + lb + lc, d, ld + 1);
+  return 1;
+}
+
+/* present in any form: a broken file still counts */
+static int present(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
+
+int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
+                       const char *name)
+{
+  if (name) {
+    const char *parent = strchr(name, '.');
+    if (!join(path, dir, "/servercerts/", name, "/servercert.pem")) return 0;
+    if (present(path)) return SNI_EXACT;
+    if (parent) {
+      if (!join(path, dir, "/servercerts/*", parent, "/servercert.pem"))
+        return 0;
+      if (present(path)) return SNI_WILDCARD;
+    }
+  }
+  if (!join(path, dir, "/servercert.pem", "", "")) return 0;
+  return SNI_DEFAULT;
+}
+
+static int is_key_block(const char *name)
+{
+  return !strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY")
+      || !strcmp(name, "EC PRIVATE KEY");
+}
+
+static int ends_with(const char *s, const char *end)
+{
+  size_t ls = strlen(s), le = strlen(end);
+  return ls >= le && !strcmp(s + ls - le, end);
+}
+
+/* Parse key first, then leaf, then chain. Returns 0 or a reason. */
+static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
+                             STACK_OF(X509) *chain)
+{
+  char *name, *header;
+  unsigned char *data;
+  long len;
+  const char *why = 0;
+
+  while (!why && PEM_read_bio(bio, &name, &header, &data, &len)) {
+    const unsigned char *p = data;
+    if (ends_with(name, "PARAMETERS"))
+      ; /* openssl ecparam -genkey writes these before the key */
+    else if (!*key) {
+      if (!strcmp(name, "ENCRYPTED PRIVATE KEY") || *header)
+        why = "private key is encrypted";
+      else if (!is_key_block(name))
+        why = "private key must come first";
+      else if (!(*key = d2i_AutoPrivateKey(0, &p, len)))
+        why = "unreadable private key";
+    }
+    else if (!strcmp(name, "CERTIFICATE")) {
+      X509 *x = d2i_X509(0, &p, len);
+      if (!x) why = "unreadable certificate";
+      else if (!*leaf) *leaf = x;
+      else if (!sk_X509_push(chain, x)) { X509_free(x); why = "out of memory"; }
+    }
+    else if (is_key_block(name)) why = "more than one private key";
+    else why = "unexpected PEM block";
+    OPENSSL_free(name); OPENSSL_free(header); OPENSSL_free(data);
+  }
+  if (why) return why;
+  if (!*key) return "no private key";
+  if (!*leaf) return "no certificate";
+  return 0;
+}
+
+/* whole file into a malloc'd buffer, or 0 with a reason */
+static char *slurp(const char *path, size_t *len, const char **why)
+{
+  struct stat st;
+  char *buf = 0;
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+
+  if (fd == -1) { *why = strerror(errno); return 0; }
+  if (fstat(fd, &st) == -1) *why = strerror(errno);
+  else if (!S_ISREG(st.st_mode)) *why = "not a regular file";
+  else if (!st.st_size) *why = "empty file";
+  else if (st.st_size > SERVERCERT_MAX) *why = "file too large";
+  else if (!(buf = malloc((size_t)st.st_size))) *why = "out of memory";
+  else
+    while (got < (size_t)st.st_size) {
+      ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+      if (r == -1 && errno == EINTR) continue;
+      if (r <= 0) {
+        *why = r ? strerror(errno) : "file shrank while reading";
+        free(buf); buf = 0; break;
+      }
+      got += (size_t)r;
+    }
+  close(fd);
+  *len = got;
+  return buf;
+}
+
+int servercert_load(SSL *ssl, const char *path, int check_dates,
+                    const char **why)
+{
+  EVP_PKEY *key = 0;
+  X509 *leaf = 0;
+  STACK_OF(X509) *chain = sk_X509_new_null();
+  BIO *bio = 0;
+  size_t len = 0;
+  char *buf;
+
+  *why = 0;
+  buf = slurp(path, &len, why);
+  if (!buf) goto done;
+  if (!chain || !(bio = BIO_new_mem_buf(buf, (int)len)))
+    { *why = "out of memory"; goto done; }
+  if ((*why = parse_pem(bio, &key, &leaf, chain))) goto done;
+  if (!X509_check_private_key(leaf, key))
+    *why = "key does not match certificate";
+  else if (check_dates && X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
+    *why = "certificate expired";
+  else if (check_dates && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)
+    *why = "certificate not yet valid";
+  else if (!SSL_use_cert_and_key(ssl, leaf, key, chain, 1))
+    *why = "certificate rejected by TLS library";
+ done:
+  BIO_free(bio);
+  free(buf);
+  EVP_PKEY_free(key);
+  X509_free(leaf);
+  sk_X509_pop_free(chain, X509_free);
+  ERR_clear_error(); /* keep failures out of the caller's TLS errors */
+  return *why == 0;
+}
+
+/* bounded line builder: never overflows, truncates instead */
+struct line { char s[LOG_MAX]; size_t len; };
+
+static void cat(struct line *l, const char *s)
+{
+  while (*s && l->len < sizeof l->s - 1) l->s[l->len++] = *s++;
+  l->s[l->len] = 0;
+}
+
+/* client data: printable ASCII only, the rest as \xHH, at most 80 bytes */
+static void cat_printable(struct line *l, const char *s)
+{
+  static const char hex[] = "0123456789abcdef";
+  char buf[5];
+  int n;
+  if (!*s) cat(l, "(empty)");
+  for (n = 0; *s && n < 80; ++s, ++n) {
+    unsigned char c = (unsigned char)*s;
+    if (c > 32 && c < 127 && c != '\\') { buf[0] = (char)c; buf[1] = 0; }
+    else {
+      buf[0] = '\\'; buf[1] = 'x'; buf[2] = hex[c >> 4]; buf[3] = hex[c & 15];
+      buf[4] = 0;
+    }
+    cat(l, buf);
+  }
+  if (*s) cat(l, "...");
+}
+
+static struct {
+  const char *dir;
+  size_t dirlen;
+  sni_logfn log;
+} server;
+
+static int loaded_idx = -1;
+static char loaded_mark;
+
+static void logline(struct line *l)
+{
+  if (server.log) server.log(l->s);
+}
+
+static int servername_cb(SSL *ssl, int *al, void *arg)
+{
+  char name[SNI_NAME_MAX + 1], path[SNI_PATH_MAX];
+  const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  const char *why;
+  struct line l;
+  int r, found;
+
+  (void)arg;
+  /* a second ClientHello (TLS 1.3 HelloRetryRequest) keeps the first's choice */
+  if (SSL_get_ex_data(ssl, loaded_idx) == &loaded_mark)
+    return SSL_TLSEXT_ERR_OK;
+
+  l.len = 0;
+  cat(&l, "tls sni ");
+  r = sent ? sni_name_canon(name, sent, strlen(sent)) : SNI_NONE;
+  if (r == SNI_OK) cat(&l, name);
+  else if (r == SNI_BAD) { cat(&l, "rejected: bad name "); cat_printable(&l, sent); }
+  else if (sent) { cat(&l, "none: ip literal "); cat_printable(&l, sent); }
+  else cat(&l, "none");
+  cat(&l, ": ");
+
+  found = servercerts_lookup(path, server.dir, r == SNI_OK ? name : 0);
+  if (found == SNI_EXACT || found == SNI_WILDCARD) {
+    cat(&l, path + server.dirlen + 1);
+    if (servercert_load(ssl, path, 1, &why)) {
+      logline(&l);
+      SSL_set_ex_data(ssl, loaded_idx, &loaded_mark);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    cat(&l, ": "); cat(&l, why); cat(&l, ", ");
+    found = servercerts_lookup(path, server.dir, 0);
+  }
+  else if (r == SNI_OK) cat(&l, "no certificate, ");
+  cat(&l, "default");
+  if (found != SNI_DEFAULT || !servercert_load(ssl, path, 0, &why)) {
+    cat(&l, " unusable: servercert.pem: ");
+    cat(&l, found == SNI_DEFAULT ? why : "path too long");
+    logline(&l);
+    *al = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  logline(&l);
+  SSL_set_ex_data(ssl, loaded_idx, &loaded_mark);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int sni_server_install(SSL_CTX *ctx, const char *dir, sni_logfn log)
+{
+  char path[SNI_PATH_MAX];
+  struct stat st;
+
+  /* room for the longest name, so lookups can never overflow */
+  if (strlen(dir) + SNI_NAME_MAX + 64 >= SNI_PATH_MAX) return 0;
+  if (!join(path, dir, "/servercert.pem", "", "")) return 0;
+  if (stat(path, &st) == -1) return 0;
+  if (loaded_idx == -1) {
+    loaded_idx = SSL_get_ex_new_index(0, 0, 0, 0, 0);
+    if (loaded_idx == -1) return 0;
+  }
+  server.dir = dir;
+  server.dirlen = strlen(dir);
+  server.log = log;
+  SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
+  return 1;
+}
+
+int sni_client_set(SSL *ssl, const char *host)
+{
+  char name[SNI_NAME_MAX + 1];
+  if (!host || sni_name_canon(name, host, strlen(host)) != SNI_OK) return 0;
+  return SSL_set_tlsext_host_name(ssl, name) == 1;
+}
+
+void sni_log_write(int fd, const char *prog, const char *line)
+{
+  struct line l;
+  l.len = 0;
+  cat(&l, prog); cat(&l, ": "); cat(&l, line);
+  if (l.len == sizeof l.s - 1) --l.len; /* keep room for the newline */
+  l.s[l.len++] = '\n';
+  while (write(fd, l.s, l.len) == -1 && errno == EINTR)
+    ;
+}

@@ -1,0 +1,63 @@
+/* tls_sni.h: per-name TLS certificates for qmail (qmail-sni core).
+ * Plain C and OpenSSL (>= 1.1.1) only: this file and tls_sni.c are
+ * copied unchanged into qmail trees by the qmail-sni patches. */
+#ifndef TLS_SNI_H
+#define TLS_SNI_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#define SNI_NAME_MAX 253 /* RFC 1035 presentation form, no trailing dot */
+
+/* sni_name_canon and sni_pattern_canon results */
+#define SNI_OK 1    /* out holds the canonical name */
+#define SNI_NONE 0  /* no name: NULL or an IP literal */
+#define SNI_BAD -1  /* rejected: never to be used */
+
+/* Canonicalise len bytes of client-supplied name into out (NUL-ended):
+ * lowercase, one trailing dot dropped, LDH labels of 1-63 characters,
+ * 253 characters at most. */
+int sni_name_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
+
+/* As sni_name_canon, but also accepts one leading "*." label, as
+ * certificate SANs and servercerts/ directory names may carry. */
+int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
+
+/* servercerts_lookup results */
+#define SNI_EXACT 1
+#define SNI_WILDCARD 2
+#define SNI_DEFAULT 3
+
+/* path size for dir + "/servercerts/" + name + "/servercert.pem" */
+#define SNI_PATH_MAX 4096
+
+/* Which file serves canonical name (NULL for none) under control
+ * directory dir: servercerts/<name>/servercert.pem, else
+ * servercerts/<*.parent>/servercert.pem, else servercert.pem.
+ * A candidate is taken when it exists in any form, even broken, so a
+ * broken tenant is reported rather than silently skipped.
+ * Writes the path to path; returns 0 if it does not fit. */
+int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
+                       const char *name);
+
+/* Load key (first), leaf and chain from one PEM file onto ssl.
+ * Returns 1, or 0 with a short reason in *why. */
+int servercert_load(SSL *ssl, const char *path, int check_dates,
+                    const char **why);
+
+typedef void (*sni_logfn)(const char *line);
+
+/* Install the servername callback on ctx: each connection gets exactly
+ * one key and chain, chosen by servercerts_lookup under dir. A broken
+ * tenant file falls back to the default, logged through log.
+ * Returns 0 if the default dir/servercert.pem does not exist. */
+int sni_server_install(SSL_CTX *ctx, const char *dir, sni_logfn log);
+
+/* Send host as SNI on an outgoing connection, unless it is empty, an
+ * IP literal or not a valid name. Returns 1 if a name was set. */
+int sni_client_set(SSL *ssl, const char *host);
+
+/* Write "prog: line\n" to fd in one write, for multilog. */
+void sni_log_write(int fd, const char *prog, const char *line);
+
+#endif

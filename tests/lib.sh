@@ -1,0 +1,149 @@
+# lib.sh: what the TAP test scripts share. Source it from a .t file.
+# TAP output, a private scratch directory, a throwaway CA, servers on
+# loopback that are always stopped on exit.
+
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+HARNESS=$TOP/tests/smtpd-harness
+QMAIL_SNI=$TOP/qmail-sni/qmail-sni
+T=$(mktemp -d "${TMPDIR:-/tmp}/qmail-sni-test.XXXXXX")
+chmod 755 "$T"
+_n=0 _failed=0 _pids=""
+
+cleanup() {
+  for p in $_pids; do kill "$p" 2>/dev/null; done
+  for p in $_pids; do wait "$p" 2>/dev/null; done
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { # ok STATUS DESCRIPTION
+  _n=$((_n + 1))
+  if [ "$1" = 0 ]; then echo "ok $_n - $2"; else echo "not ok $_n - $2"; _failed=$((_failed + 1)); fi
+}
+is() { # is GOT WANT DESCRIPTION
+  if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; echo "#   got:  '$1'"; echo "#   want: '$2'"; fi
+}
+isnt() { # isnt GOT UNWANTED DESCRIPTION
+  if [ "$1" != "$2" ]; then ok 0 "$3"; else ok 1 "$3"; echo "#   got unwanted '$1'"; fi
+}
+like() { # like TEXT REGEX DESCRIPTION
+  if printf '%s\n' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3"; printf '#   %s\n' "no match for /$2/ in:" "$1"; fi
+}
+diag() { printf '# %s\n' "$*"; }
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() { echo "1..$_n"; [ "$_failed" = 0 ]; exit $?; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+need() { for c; do command -v "$c" >/dev/null 2>&1 || bail "missing $c: run scripts/install-deps"; done; }
+need openssl tcpserver perl
+
+free_port() {
+  perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die; print $s->sockport, "\n"'
+}
+
+wait_port() { # wait_port PORT: until something listens, at most 10 s
+  local i
+  for i in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  bail "nothing listens on 127.0.0.1:$1"
+}
+
+background() { # background CMD...: run, and remember to stop it
+  "$@" &
+  _pids="$_pids $!"
+}
+
+# --- certificates -------------------------------------------------------
+
+# make_ca: a root and an intermediate in $T/ca
+make_ca() {
+  mkdir -p "$T/ca"
+  (
+    cd "$T/ca" || exit 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key \
+      -out root.pem -days 30 -subj "/CN=qmail-sni test root" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key \
+      -out inter.csr -subj "/CN=qmail-sni test intermediate"
+    printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > inter.ext
+    openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial \
+      -days 30 -extfile inter.ext -out inter.pem
+  ) >/dev/null 2>&1 || bail "unable to make the test CA"
+}
+
+# make_cert OUT CN KEYTYPE DAYS SAN...: OUT.key, OUT.crt (leaf),
+# OUT.chain (intermediate), OUT.pem (key, leaf, intermediate).
+# KEYTYPE: ec, rsa or rsa4096. DAYS < 0 makes an expired certificate.
+make_cert() {
+  local out=$1 cn=$2 type=$3 days=$4 san="" s
+  shift 4
+  for s; do san="$san${san:+,}DNS:$s"; done
+  case $type in
+    ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out.key" ;;
+    rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out.key" ;;
+    rsa4096) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out "$out.key" ;;
+  esac 2>/dev/null || bail "unable to make key $out"
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" > "$out.ext"
+  openssl req -new -key "$out.key" -subj "/CN=$cn" -out "$out.csr" 2>/dev/null || bail "csr $out"
+  if [ "$days" -lt 0 ]; then
+    sign_expired "$out"
+  else
+    openssl x509 -req -in "$out.csr" -CA "$T/ca/inter.pem" -CAkey "$T/ca/inter.key" \
+      -CAcreateserial -days "$days" -extfile "$out.ext" -out "$out.crt" 2>/dev/null || bail "sign $out"
+  fi
+  cp "$T/ca/inter.pem" "$out.chain"
+  cat "$out.key" "$out.crt" "$out.chain" > "$out.pem"
+}
+
+# valid from 10 days ago until yesterday; OpenSSL 3.0's x509 cannot set
+# start and end dates, "openssl ca" can
+sign_expired() {
+  local out=$1 d="$T/ca/db"
+  mkdir -p "$d"; : > "$d/index"; [ -f "$d/serial" ] || echo 1000 > "$d/serial"
+  cat > "$d/ca.cnf" <<EOF
+[ca]
+default_ca = test
+[test]
+database = $d/index
+serial = $d/serial
+new_certs_dir = $d
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = none
+[anything]
+commonName = supplied
+EOF
+  openssl ca -batch -config "$d/ca.cnf" -cert "$T/ca/inter.pem" -keyfile "$T/ca/inter.key" \
+    -in "$out.csr" -startdate "$(date -u -d '10 days ago' +%Y%m%d%H%M%SZ)" \
+    -enddate "$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)" -extfile "$out.ext" \
+    -notext -out "$out.crt" >/dev/null 2>&1 || bail "unable to make expired $out"
+}
+
+fp_file() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'; }
+
+# served PORT MODE NAME: fingerprint of the leaf served. MODE: smtp
+# (STARTTLS), tls (implicit) or imap/pop3. NAME "-" sends no SNI.
+served() {
+  local port=$1 mode=$2 name=$3 args=()
+  [ "$mode" = tls ] || args=(-starttls "$mode")
+  if [ "$name" = - ]; then args+=(-noservername); else args+=(-servername "$name"); fi
+  # shellcheck disable=SC2086
+  printf 'QUIT\r\n' | timeout 20 openssl s_client -connect "127.0.0.1:$port" "${args[@]}" \
+    ${SCLIENT_OPTS:-} 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'
+}
+
+# --- the harness ----------------------------------------------------------
+
+# start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR
+start_harness() {
+  local dir=$1 port=$2
+  shift 2
+  ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
+  _pids="$_pids $!"
+  wait_port "$port"
+}

@@ -1,0 +1,132 @@
+/* smtpd-harness: a minimal STARTTLS SMTP server for tests and benchmarks.
+ *
+ * Runs under tcpserver, reads control/ from its working directory and
+ * wires the SNI core exactly as the qmail-smtpd patch does. Not a mail
+ * server: it speaks EHLO, HELO, NOOP, STARTTLS and QUIT only.
+ *
+ * Environment: SMTPS set means implicit TLS; SNI_BASELINE set loads
+ * control/servercert.pem the way the unpatched TLS patch does, with no
+ * callback, as the benchmark baseline. TLS_GROUPS limits the key
+ * exchange groups, so tests can force a TLS 1.3 HelloRetryRequest.
+ * Decisions are logged to stderr. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tls_sni.h"
+
+static SSL *ssl;
+
+static void put(const char *s)
+{
+  size_t len = strlen(s);
+  if (ssl) {
+    if (SSL_write(ssl, s, (int)len) <= 0) _exit(111);
+  }
+  else if (write(1, s, len) != (ssize_t)len) _exit(111);
+}
+
+/* one line without CRLF, or exit on EOF */
+static void getline_crlf(char *buf, size_t size)
+{
+  size_t n = 0;
+  char c;
+  for (;;) {
+    int r = ssl ? SSL_read(ssl, &c, 1) : (int)read(0, &c, 1);
+    if (r <= 0) _exit(0);
+    if (c == '\n') break;
+    if (c != '\r' && n < size - 1) buf[n++] = c;
+  }
+  buf[n] = 0;
+}
+
+static void logline(const char *line)
+{
+  sni_log_write(2, "smtpd-harness", line);
+}
+
+static void die_tls(const char *what)
+{
+  char line[256];
+  unsigned long e = ERR_get_error();
+  strcpy(line, "tls failed: ");
+  strncat(line, what, 64);
+  if (e) { strcat(line, ": "); strncat(line, ERR_reason_error_string(e) ?
+                                             ERR_reason_error_string(e) : "?", 100); }
+  logline(line);
+  _exit(111);
+}
+
+/* 0 if the default certificate is missing, as qmail-smtpd says 454 */
+static int tls_start(int smtps)
+{
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  int ok;
+
+  if (!ctx) die_tls("ctx");
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (getenv("TLS_GROUPS") && !SSL_CTX_set1_groups_list(ctx, getenv("TLS_GROUPS")))
+    die_tls("groups");
+  if (getenv("SNI_BASELINE"))
+    ok = SSL_CTX_use_certificate_chain_file(ctx, "control/servercert.pem")
+      && SSL_CTX_use_PrivateKey_file(ctx, "control/servercert.pem",
+                                     SSL_FILETYPE_PEM);
+  else
+    ok = sni_server_install(ctx, "control", logline);
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    if (smtps) die_tls("missing certificate");
+    put("454 TLS missing certificate (#4.3.0)\r\n");
+    return 0;
+  }
+  ssl = SSL_new(ctx);
+  SSL_CTX_free(ctx);
+  if (!ssl) die_tls("ssl");
+  SSL_set_rfd(ssl, 0);
+  SSL_set_wfd(ssl, 1);
+  if (!smtps) {
+    SSL *s = ssl;
+    ssl = 0;
+    put("220 ready for tls\r\n");
+    ssl = s;
+  }
+  if (SSL_accept(ssl) != 1) die_tls("handshake");
+  return 1;
+}
+
+int main(void)
+{
+  char cmd[1024];
+  struct stat st;
+
+  signal(SIGPIPE, SIG_IGN);
+  alarm(60);
+  if (getenv("SMTPS")) tls_start(1);
+  put("220 harness ESMTP\r\n");
+  for (;;) {
+    getline_crlf(cmd, sizeof cmd);
+    if (!strncasecmp(cmd, "ehlo", 4)) {
+      put("250-harness\r\n");
+      if (!ssl && stat("control/servercert.pem", &st) == 0)
+        put("250-STARTTLS\r\n");
+      put("250 PIPELINING\r\n");
+    }
+    else if (!strncasecmp(cmd, "helo", 4)) put("250 harness\r\n");
+    else if (!strcasecmp(cmd, "noop")) put("250 ok\r\n");
+    else if (!strcasecmp(cmd, "starttls") && !ssl) tls_start(0);
+    else if (!strcasecmp(cmd, "quit")) {
+      put("221 harness\r\n");
+      break;
+    }
+    else put("502 unimplemented (#5.5.1)\r\n");
+  }
+  if (ssl) { SSL_shutdown(ssl); SSL_free(ssl); }
+  return 0;
+}
