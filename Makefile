@@ -25,9 +25,9 @@ endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
 
 HELPER_OBJS = qmail-sni/main.o qmail-sni/cmd_lookup.o qmail-sni/tls_sni.o
-TEST_BINS = tests/smtpd-harness tests/canon-test
+TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client
 
-.PHONY: all check install clean
+.PHONY: all check install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -40,8 +40,15 @@ tests/smtpd-harness: tests/smtpd-harness.o qmail-sni/tls_sni.o
 tests/canon-test: tests/canon-test.o qmail-sni/tls_sni.o
 	$(CC) $(LDFLAGS) -o $@ tests/canon-test.o qmail-sni/tls_sni.o $(SSL_LIBS)
 
-%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h
+tests/sni-client: tests/sni-client.o qmail-sni/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/sni-client.o qmail-sni/tls_sni.o $(SSL_LIBS)
+
+%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# rebuild everything when the flags change, e.g. for SANITIZE=1
+.build-flags: FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' > $@
 
 check: all $(TEST_BINS)
 	prove tests/
@@ -52,4 +59,4 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS)
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) .build-flags

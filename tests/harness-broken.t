@@ -1,0 +1,80 @@
+#!/bin/bash
+# A broken tenant file gets the default certificate and a log line that
+# says why; other tenants are unaffected. A missing default means no TLS.
+. "$(dirname "$0")/lib.sh"
+
+make_ca
+C=$T/q/control
+make_cert "$T/def" default.test ec 30 default.test
+make_cert "$T/good" good.example ec 30 good.example
+make_cert "$T/other" other.example ec 30 other.example
+make_cert "$T/old" expired.example ec -1 expired.example
+mkdir -p "$C/servercerts/good.example"
+cp "$T/def.pem" "$C/servercert.pem"
+cp "$T/good.pem" "$C/servercerts/good.example/servercert.pem"
+DEF=$(fp_file "$T/def.crt") GOOD=$(fp_file "$T/good.crt")
+
+tenant() { # tenant NAME: make its directory, print its file's path
+  mkdir -p "$C/servercerts/$1"; echo "$C/servercerts/$1/servercert.pem"
+}
+echo "this is not PEM" > "$(tenant garbage.example)"
+cat "$T/good.key" "$T/other.crt" > "$(tenant mismatch.example)"
+cat "$T/old.pem" > "$(tenant expired.example)"
+cat "$T/good.pem" > "$(tenant unreadable.example)"; chmod 000 "$C/servercerts/unreadable.example/servercert.pem"
+: > "$(tenant empty.example)"
+cat "$T/good.crt" "$T/good.key" > "$(tenant certfirst.example)"
+mkdir -p "$(tenant dir.example)"
+ln -s servercert.pem "$(tenant loop.example)"
+openssl pkey -in "$T/good.key" -aes256 -passout pass:x > "$(tenant encrypted.example)" 2>/dev/null
+cat "$T/good.crt" >> "$C/servercerts/encrypted.example/servercert.pem"
+cat "$T/good.key" > "$(tenant keyonly.example)"
+cat "$T/good.key" "$T/good.key" "$T/good.crt" > "$(tenant twokeys.example)"
+head -c 300 "$T/good.pem" > "$(tenant truncated.example)"
+
+# as root, run the server as nobody so that mode 000 means unreadable
+run_as=()
+[ "$(id -u)" = 0 ] && run_as=(-u "$(id -u nobody)" -g "$(id -g nobody)")
+P=$(free_port)
+( cd "$T/q" && exec tcpserver -R -H "${run_as[@]}" 127.0.0.1 "$P" "$HARNESS" ) 2>>"$T/q/log" &
+_pids="$_pids $!"; wait_port "$P"
+
+check_broken() { # NAME REASON
+  is "$(served "$P" smtp "$1")" "$DEF" "$1 gets the default"
+  is "$(served "$P" smtp good.example)" "$GOOD" "good tenant unaffected after $1"
+  sleep 0.1
+  like "$(cat "$T/q/log")" "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$1 logged: $2"
+}
+check_broken garbage.example "no private key"
+check_broken mismatch.example "key does not match certificate"
+check_broken expired.example "certificate expired"
+check_broken unreadable.example "Permission denied"
+check_broken empty.example "empty file"
+check_broken certfirst.example "private key must come first"
+check_broken dir.example "not a regular file"
+check_broken loop.example "Too many levels of symbolic links"
+check_broken encrypted.example "private key is encrypted"
+check_broken keyonly.example "no certificate"
+check_broken twokeys.example "more than one private key"
+check_broken truncated.example "no certificate"
+
+# a broken default: the handshake fails, with a log line; nothing crashes
+B=$T/broken; mkdir -p "$B/control"; echo junk > "$B/control/servercert.pem"
+PB=$(free_port); start_harness "$B" "$PB"
+is "$(served "$PB" smtp -)" "" "broken default: no certificate served"
+sleep 0.1
+like "$(cat "$B/log")" '^smtpd-harness: tls sni none: default unusable: servercert.pem: no private key$' "broken default logged"
+
+# a missing default: STARTTLS is not offered and is refused, as qmail-smtpd does
+M=$T/missing; mkdir -p "$M/control/servercerts/good.example"
+cp "$T/good.pem" "$M/control/servercerts/good.example/servercert.pem"
+PM=$(free_port); start_harness "$M" "$PM"
+ehlo=$(printf 'EHLO x\r\nSTARTTLS\r\nQUIT\r\n' | timeout 10 perl -MIO::Socket::INET -e '
+  my $s = IO::Socket::INET->new("127.0.0.1:'"$PM"'") or die; local $/;
+  print $s <STDIN>; shutdown $s, 1; print <$s>')
+like "$ehlo" '^250-harness' "EHLO answered"
+is "$(printf '%s' "$ehlo" | grep -c '250-STARTTLS')" 0 "missing default: STARTTLS not advertised"
+like "$ehlo" '454 TLS missing certificate' "missing default: STARTTLS refused with 454"
+PMS=$(free_port); start_harness "$M" "$PMS" SMTPS=1
+is "$(served "$PMS" tls good.example)" "" "missing default: implicit TLS refused"
+
+done_testing
