@@ -27,7 +27,7 @@ ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFL
 HELPER_OBJS = qmail-sni/main.o qmail-sni/cmd_lookup.o qmail-sni/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client
 
-.PHONY: all check install clean FORCE
+.PHONY: all check demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -52,6 +52,9 @@ tests/sni-client: tests/sni-client.o qmail-sni/tls_sni.o
 
 check: all $(TEST_BINS)
 	prove tests/
+
+demo: all
+	bash scripts/demo
 
 install: qmail-sni/qmail-sni
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
