@@ -27,7 +27,7 @@ ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFL
 HELPER_OBJS = qmail-sni/main.o qmail-sni/cmd_lookup.o qmail-sni/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client
 
-.PHONY: all check demo install clean FORCE
+.PHONY: all check check-qmail demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -52,6 +52,16 @@ tests/sni-client: tests/sni-client.o qmail-sni/tls_sni.o
 
 check: all $(TEST_BINS)
 	prove tests/
+
+# a qmail tree with the TLS patch, e.g. netqmail 1.06 + TLS 20190517
+check-qmail: all
+	@if [ -z "$(QMAIL_SRC)" ]; then \
+	  echo "usage: make check-qmail QMAIL_SRC=DIR"; \
+	  echo "  DIR: a qmail source tree with Frederik Vermeulen's TLS patch"; \
+	  echo "  (netqmail 1.06 + TLS 20190517 or notqmail 1.09 + TLS 20231230)."; \
+	  echo "  It is copied, never changed. Needs root for qmail-remote's tests."; \
+	  exit 100; fi
+	QMAIL_SRC="$(QMAIL_SRC)" prove -v tests/qmail/check-qmail.t
 
 demo: all
 	bash scripts/demo

@@ -3,7 +3,7 @@
 # loopback that are always stopped on exit.
 
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HARNESS=$TOP/tests/smtpd-harness
 QMAIL_SNI=$TOP/qmail-sni/qmail-sni
 T=$(mktemp -d "${TMPDIR:-/tmp}/qmail-sni-test.XXXXXX")
