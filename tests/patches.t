@@ -1,0 +1,28 @@
+#!/bin/bash
+# Every patch adds the core byte for byte, keeps its hunks in qmail's own
+# files small, and is listed in patches/README; no qmail tree needed.
+. "$(dirname "$0")/lib.sh"
+
+# added_file PATCH NAME: the content a patch adds as new file NAME
+added_file() {
+  awk -v f="$2" '
+    /^diff --git / { on = ($0 == "diff --git a/" f " b/" f); hunk = 0; next }
+    on && /^@@/ { hunk = 1; next }
+    on && hunk && /^\+/ { print substr($0, 2) }' "$1"
+}
+
+n=0
+for p in "$TOP"/patches/*.patch; do
+  b=$(basename "$p"); n=$((n + 1))
+  for f in tls_sni.c tls_sni.h; do
+    added_file "$p" "$f" > "$T/$f"
+    cmp -s "$T/$f" "$TOP/qmail-sni/$f"
+    ok $? "$b adds $f identical to qmail-sni/$f (else run scripts/refresh-patches)"
+  done
+  # glue only: lines added to qmail's own C files
+  glue=$(awk '/^diff --git / { c = ($3 ~ /\.c$/ && $3 !~ /tls_sni/); next } c && /^\+[^+]/' "$p" | wc -l)
+  [ "$glue" -le 12 ]; ok $? "$b adds $glue lines to qmail's C files (glue only)"
+  grep -q "^$b" "$TOP/patches/README"; ok $? "$b is listed in patches/README"
+done
+[ "$n" -ge 2 ]; ok $? "$n patches found"
+done_testing
