@@ -183,37 +183,58 @@ static char *slurp(const char *path, size_t *len, const char **why)
   return buf;
 }
 
-int servercert_load(SSL *ssl, const char *path, int check_dates,
-                    const char **why)
+int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
+                    STACK_OF(X509) **chain, const char **why)
 {
-  EVP_PKEY *key = 0;
-  X509 *leaf = 0;
-  STACK_OF(X509) *chain = sk_X509_new_null();
   BIO *bio = 0;
   size_t len = 0;
   char *buf;
 
-  *why = 0;
+  *key = 0; *leaf = 0; *why = 0;
+  *chain = sk_X509_new_null();
   buf = slurp(path, &len, why);
-  if (!buf) goto done;
-  if (!chain || !(bio = BIO_new_mem_buf(buf, (int)len)))
-    { *why = "out of memory"; goto done; }
-  if ((*why = parse_pem(bio, &key, &leaf, chain))) goto done;
-  if (!X509_check_private_key(leaf, key))
-    *why = "key does not match certificate";
-  else if (check_dates && X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
-    *why = "certificate expired";
-  else if (check_dates && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)
-    *why = "certificate not yet valid";
-  else if (!SSL_use_cert_and_key(ssl, leaf, key, chain, 1))
-    *why = "certificate rejected by TLS library";
- done:
+  if (buf) {
+    if (!*chain || !(bio = BIO_new_mem_buf(buf, (int)len))) *why = "out of memory";
+    else *why = parse_pem(bio, key, leaf, *chain);
+  }
   BIO_free(bio);
   free(buf);
+  if (*why) {
+    EVP_PKEY_free(*key); *key = 0;
+    X509_free(*leaf); *leaf = 0;
+    sk_X509_pop_free(*chain, X509_free); *chain = 0;
+  }
+  ERR_clear_error(); /* keep failures out of the caller's TLS errors */
+  return *why == 0;
+}
+
+const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates)
+{
+  const char *why = 0;
+  if (!X509_check_private_key(leaf, key)) why = "key does not match certificate";
+  else if (check_dates && X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
+    why = "certificate expired";
+  else if (check_dates && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)
+    why = "certificate not yet valid";
+  ERR_clear_error();
+  return why;
+}
+
+int servercert_load(SSL *ssl, const char *path, int check_dates,
+                    const char **why)
+{
+  EVP_PKEY *key;
+  X509 *leaf;
+  STACK_OF(X509) *chain;
+
+  if (!servercert_read(path, &key, &leaf, &chain, why)) return 0;
+  *why = servercert_problem(key, leaf, check_dates);
+  if (!*why && !SSL_use_cert_and_key(ssl, leaf, key, chain, 1))
+    *why = "certificate rejected by TLS library";
   EVP_PKEY_free(key);
   X509_free(leaf);
   sk_X509_pop_free(chain, X509_free);
-  ERR_clear_error(); /* keep failures out of the caller's TLS errors */
+  ERR_clear_error();
   return *why == 0;
 }
 

@@ -40,7 +40,17 @@ int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
 int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
                        const char *name);
 
-/* Load key (first), leaf and chain from one PEM file onto ssl.
+/* Read key (first), leaf and chain from one PEM file, exactly as the
+ * server does. Returns 1, or 0 with a short reason in *why. On success
+ * the caller frees *key, *leaf and *chain (sk_X509_pop_free). */
+int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
+                    STACK_OF(X509) **chain, const char **why);
+
+/* Why the server would refuse a key and leaf it has read, or 0:
+ * a mismatch, or with check_dates an expired or not yet valid leaf. */
+const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates);
+
+/* servercert_read, servercert_problem, then onto ssl.
  * Returns 1, or 0 with a short reason in *why. */
 int servercert_load(SSL *ssl, const char *path, int check_dates,
                     const char **why);
