@@ -1,45 +1,91 @@
 /* qmail-sni: per-name TLS certificates for qmail, Dovecot and Postfix.
- * main parses the global options and dispatches to one command. */
+ * main reads the global options and the settings, then dispatches to
+ * one command. */
 #include <string.h>
 #include <buffer.h>
 #include <errmsg.h>
 #include <stralloc.h>
+#include <openssl/ssl.h>
 
 #include "qmail-sni.h"
 
+#define CONF "/etc/qmail-sni.conf"
+
 static const struct { const char *name; qsni_cmd fn; } commands[] = {
+  { "install", cmd_install },
+  { "deploy_cert", cmd_deploy_cert },
+  { "certbot", cmd_certbot },
+  { "remove", cmd_remove },
   { "lookup", cmd_lookup },
+  { "list", cmd_list },
+  { "check", cmd_check },
+  { "dovecot", cmd_dovecot },
+  { "postfix", cmd_postfix },
+  { "sync", cmd_sync },
+  { "probe", cmd_probe },
 };
 
 void usage(void)
 {
   buffer_flush(buffer_1);
-  die(EXIT_PERM, "usage: qmail-sni [-d QMAILDIR] lookup NAME");
+  die(EXIT_PERM, "usage: qmail-sni [-d QMAILDIR] [-c CONFIG] [-s KEY=VALUE] COMMAND [ARGS]\n"
+      "  install [--default] NAME KEYFILE FULLCHAINFILE\n"
+      "  deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE TIMESTAMP\n"
+      "  certbot      (as certbot --deploy-hook)\n"
+      "  remove NAME\n"
+      "  lookup NAME\n"
+      "  list [--json]\n"
+      "  check [--warn-days N] [--prometheus FILE]\n"
+      "  dovecot [-o FILE | --dir DIR] [--syntax 2.3|2.4]\n"
+      "  postfix [-o FILE] [--type hash|lmdb|cdb]\n"
+      "  sync\n"
+      "  probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]");
+}
+
+static const char *catpath(const char *a, const char *b)
+{
+  stralloc s = {0};
+  if (!stralloc_copys(&s, a) || !stralloc_cats(&s, b) || !stralloc_0(&s)) die_nomem();
+  return s.s;
 }
 
 int main(int argc, char **argv)
 {
-  static stralloc control;
   struct qsni q;
-  size_t i;
+  const char *conf = getenv("QMAILSNI_CONF");
+  const char *sets[32];
+  size_t i, nsets = 0;
+  int conf_given = 0;
 
   errmsg_iam("qmail-sni");
   q.qmaildir = getenv("QMAILDIR");
   if (!q.qmaildir || !*q.qmaildir) q.qmaildir = "/var/qmail";
+  if (conf && *conf) conf_given = 1; else conf = CONF;
   ++argv; --argc;
-  if (argc >= 2 && !strcmp(argv[0], "-d")) {
-    q.qmaildir = argv[1];
+  while (argc >= 2 && argv[0][0] == '-') {
+    if (!strcmp(argv[0], "-d")) q.qmaildir = argv[1];
+    else if (!strcmp(argv[0], "-c")) { conf = argv[1]; conf_given = 1; }
+    else if (!strcmp(argv[0], "-s") && nsets < sizeof sets / sizeof sets[0]) sets[nsets++] = argv[1];
+    else usage();
     argv += 2; argc -= 2;
   }
   if (argc < 1 || !*q.qmaildir) usage();
-  if (!stralloc_copys(&control, q.qmaildir) || !stralloc_cats(&control, "/control")
-      || !stralloc_0(&control))
-    die(EXIT_TEMP, "fatal: out of memory");
-  q.control = control.s;
 
+  /* dehydrated calls every handler; those not ours need nothing done */
   for (i = 0; i < sizeof commands / sizeof commands[0]; ++i)
-    if (!strcmp(argv[0], commands[i].name))
-      return commands[i].fn(&q, argc, argv);
-  usage();
-  return EXIT_PERM;
+    if (!strcmp(argv[0], commands[i].name)) break;
+  if (i == sizeof commands / sizeof commands[0]) {
+    if (strchr(argv[0], '_')) return 0;
+    usage();
+  }
+
+  config_defaults(&q.cf);
+  config_read(&q.cf, conf, conf_given);
+  for (i = 0; i < nsets; ++i) config_set(&q.cf, sets[i], "-s");
+  q.control = catpath(q.qmaildir, "/control");
+  q.servercerts = catpath(q.control, "/servercerts");
+  OPENSSL_init_ssl(0, 0);
+  for (i = 0; i < sizeof commands / sizeof commands[0]; ++i)
+    if (!strcmp(argv[0], commands[i].name)) break;
+  return commands[i].fn(&q, argc, argv);
 }

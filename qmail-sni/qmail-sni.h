@@ -1,19 +1,117 @@
-/* qmail-sni.h: what the helper's command files share. */
+/* qmail-sni.h: what the helper's files share. */
 #ifndef QMAIL_SNI_H
 #define QMAIL_SNI_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <stralloc.h>
+#include <openssl/x509.h>
+
+#include "tls_sni.h"
 
 #define EXIT_PERM 100 /* will never work: usage, bad name, bad file */
 #define EXIT_TEMP 111 /* try again later: I/O, memory */
 
-struct qsni {
-  const char *qmaildir; /* -d, $QMAILDIR or /var/qmail */
-  const char *control;  /* qmaildir/control */
+/* config.c: /etc/qmail-sni.conf, then -s KEY=VALUE overrides */
+struct config {
+  uid_t uid;                  /* owner of installed files, -1: as created */
+  gid_t gid;                  /* group, -1: as created */
+  unsigned mode;              /* mode of installed files */
+  const char *default_name;   /* certificate that is also the default */
+  const char *dovecot_conf;   /* one file of local_name blocks */
+  const char *dovecot_dir;    /* or one file per name in this directory */
+  const char *dovecot_syntax; /* 2.3, 2.4, or "" to ask dovecot --version */
+  const char *postfix_map;    /* tls_server_sni_maps source file */
+  const char *postfix_type;   /* hash, lmdb or cdb */
+  const char *dovecot_reload; /* run after a Dovecot output changed */
+  const char *postfix_reload; /* run after the Postfix map changed */
 };
+
+void config_defaults(struct config *cf);
+void config_read(struct config *cf, const char *path, int must_exist);
+void config_set(struct config *cf, const char *setting, const char *where);
+
+struct qsni {
+  const char *qmaildir;    /* -d, $QMAILDIR or /var/qmail */
+  const char *control;     /* qmaildir/control */
+  const char *servercerts; /* control/servercerts */
+  struct config cf;
+};
+
+/* tree.c: one model of the certificate tree, shared by every command */
+struct cert {
+  char name[SNI_NAME_MAX + 1];    /* directory name, canonical pattern */
+  char primary[SNI_NAME_MAX + 1]; /* the directory it resolves to */
+  int is_link;
+  int is_default;                 /* control/servercert.pem */
+  const char *why;                /* unusable: why, else 0 */
+  stralloc path;                  /* servercert.pem through name */
+  X509 *leaf;                     /* 0 if unusable */
+  EVP_PKEY *key;
+  mode_t mode;                    /* of the file */
+  stralloc sans;                  /* canonical SAN patterns, \0 after each */
+};
+
+struct tree {
+  struct cert *c;
+  size_t len;
+  size_t bad_names; /* entries under servercerts/ that are no name */
+  stralloc bad;     /* their names, \0 after each */
+};
+
+void tree_load(struct tree *t, struct qsni *q, int with_default);
+void tree_free(struct tree *t);
+int cert_covers(const struct cert *c, const char *name);
+struct cert *tree_find(struct tree *t, const char *name);
+
+/* x509.c: what the helper reads from certificates */
+int x509_sans(X509 *x, stralloc *out);
+int x509_covers(const char *sans, size_t len, const char *name);
+long x509_days_left(X509 *x, long *not_after);
+int x509_fingerprint(X509 *x, char out[97]);
+void x509_issuer(X509 *x, stralloc *out);
+void x509_cn(X509 *x, stralloc *out);
+
+/* atomic.c: a reader sees the old file or the new one, never half */
+int atomic_write(const char *path, const char *data, size_t len,
+                 unsigned mode, uid_t uid, gid_t gid, const char **step);
+int atomic_symlink(const char *target, const char *path);
+int file_same(const char *path, const char *data, size_t len);
+
+/* outputs.c: Dovecot and Postfix text from the tree */
+void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
+void dovecot_render_one(struct cert *c, const char *syntax, stralloc *out);
+void postfix_render(struct tree *t, stralloc *out);
+const char *dovecot_syntax_detect(void);
+int write_if_changed(const char *path, stralloc *text, unsigned mode);
+int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax);
+int postfix_write(struct tree *t, const char *file, const char *type);
+
+/* util.c */
+void die_nomem(void);
+void usage(void);
+void str0(stralloc *sa, const char *s);
+void printable(stralloc *out, const char *s);
+int run_command(const char *cmd);
+int sync_outputs(struct qsni *q, int *changed);
 
 typedef int (*qsni_cmd)(struct qsni *q, int argc, char **argv);
 
 int cmd_lookup(struct qsni *q, int argc, char **argv);
+int cmd_install(struct qsni *q, int argc, char **argv);
+int cmd_deploy_cert(struct qsni *q, int argc, char **argv);
+int cmd_certbot(struct qsni *q, int argc, char **argv);
+int cmd_remove(struct qsni *q, int argc, char **argv);
+int cmd_list(struct qsni *q, int argc, char **argv);
+int cmd_check(struct qsni *q, int argc, char **argv);
+int cmd_dovecot(struct qsni *q, int argc, char **argv);
+int cmd_postfix(struct qsni *q, int argc, char **argv);
+int cmd_sync(struct qsni *q, int argc, char **argv);
+int cmd_probe(struct qsni *q, int argc, char **argv);
 
-void usage(void);
+/* cmd_install.c, for deploy_cert and certbot too */
+int install_cert(struct qsni *q, const char *name, const char *keyfile,
+                 const char *chainfile, int as_default);
+void links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
 
 #endif

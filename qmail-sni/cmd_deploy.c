@@ -1,0 +1,58 @@
+/* qmail-sni deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE
+ * TIMESTAMP: dehydrated's hook (HOOK=qmail-sni). qmail-sni certbot: the
+ * same for certbot's --deploy-hook. Both install, sync, then sync(2). */
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <buffer.h>
+#include <errmsg.h>
+
+#include "qmail-sni.h"
+
+/* the configured default, or the first certificate while there is none */
+static int is_default(struct qsni *q, const char *name)
+{
+  stralloc path = {0};
+  char canon[SNI_NAME_MAX + 1];
+  int r;
+  if (*q->cf.default_name)
+    return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
+        && !strcmp(canon, q->cf.default_name);
+  if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
+      || !stralloc_0(&path)) die_nomem();
+  r = access(path.s, F_OK) == -1 && errno == ENOENT;
+  stralloc_free(&path);
+  return r;
+}
+
+static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain)
+{
+  int changed, r;
+  install_cert(q, name, key, fullchain, is_default(q, name));
+  r = sync_outputs(q, &changed);
+  sync();
+  return r;
+}
+
+int cmd_deploy_cert(struct qsni *q, int argc, char **argv)
+{
+  if (argc < 5) usage();
+  return deploy(q, argv[1], argv[2], argv[4]);
+}
+
+int cmd_certbot(struct qsni *q, int argc, char **argv)
+{
+  const char *lineage = getenv("RENEWED_LINEAGE");
+  const char *domains = getenv("RENEWED_DOMAINS");
+  stralloc name = {0}, key = {0}, chain = {0};
+  (void)argv;
+  if (argc != 1) usage();
+  if (!lineage || !*lineage || !domains || !*domains)
+    die(EXIT_PERM, "fatal: RENEWED_LINEAGE and RENEWED_DOMAINS must be set: run me as certbot --deploy-hook 'qmail-sni certbot'");
+  while (*domains == ' ') ++domains;
+  if (!stralloc_copyb(&name, domains, strcspn(domains, " ")) || !stralloc_0(&name)
+      || !stralloc_copys(&key, lineage) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
+      || !stralloc_copys(&chain, lineage) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain))
+    die_nomem();
+  return deploy(q, name.s, key.s, chain.s);
+}

@@ -1,0 +1,34 @@
+/* qmail-sni dovecot [-o FILE | --dir DIR] [--syntax 2.3|2.4]: the
+ * local_name blocks, to standard output or (only if changed) to FILE,
+ * or one file per name in DIR. */
+#include <string.h>
+#include <buffer.h>
+
+#include "qmail-sni.h"
+
+int cmd_dovecot(struct qsni *q, int argc, char **argv)
+{
+  const char *file = 0, *dir = 0, *syntax = 0;
+  struct tree t;
+  stralloc text = {0};
+  int a;
+
+  for (a = 1; a < argc; ++a) {
+    if (!strcmp(argv[a], "-o") && a + 1 < argc) file = argv[++a];
+    else if (!strcmp(argv[a], "--dir") && a + 1 < argc) dir = argv[++a];
+    else if (!strcmp(argv[a], "--syntax") && a + 1 < argc) syntax = argv[++a];
+    else usage();
+  }
+  if (file && dir) usage();
+  if (syntax && strcmp(syntax, "2.3") && strcmp(syntax, "2.4")) usage();
+  if (!syntax) syntax = *q->cf.dovecot_syntax ? q->cf.dovecot_syntax : dovecot_syntax_detect();
+  tree_load(&t, q, 1);
+  if (dir) dovecot_write_dir(&t, dir, syntax);
+  else {
+    dovecot_render(&t, syntax, &text);
+    if (file) write_if_changed(file, &text, 0644);
+    else { buffer_put(buffer_1, text.s, text.len); buffer_flush(buffer_1); }
+  }
+  tree_free(&t);
+  return 0;
+}

@@ -1,0 +1,193 @@
+/* qmail-sni probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]:
+ * connect once per name (default: every name in the tree, and no SNI),
+ * and compare the certificate served with the file qmail's rule picks. */
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <buffer.h>
+#include <errmsg.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "qmail-sni.h"
+
+#define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
+
+static const char *host, *port, *proto;
+
+static int fd_connect(void)
+{
+  struct addrinfo hints, *ai, *p;
+  struct timeval tv = { 10, 0 };
+  int fd = -1;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, port, &hints, &ai)) die(EXIT_TEMP, "fatal: unable to resolve ", host);
+  for (p = ai; p; p = p->ai_next) {
+    fd = socket(p->ai_family, SOCK_STREAM, 0);
+    if (fd == -1) continue;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) break;
+    close(fd); fd = -1;
+  }
+  freeaddrinfo(ai);
+  if (fd == -1) diesys(EXIT_TEMP, "fatal: unable to connect to ", host, ":", port);
+  return fd;
+}
+
+/* read lines until one starts with want (and is not a continuation) */
+static int expect(int fd, const char *want)
+{
+  char line[1024];
+  size_t n = 0, wl = strlen(want);
+  char c;
+  for (;;) {
+    if (read(fd, &c, 1) != 1) return 0;
+    if (c != '\n') { if (n < sizeof line - 1) line[n++] = c; continue; }
+    line[n] = 0;
+    if (!strncmp(line, want, wl) && (!proto || strcmp(proto, "smtp") || line[wl] != '-')) return 1;
+    if (proto && !strcmp(proto, "smtp") && line[0] != want[0]) return 0;
+    n = 0;
+  }
+}
+
+static int say(int fd, const char *s) { return write(fd, s, strlen(s)) == (ssize_t)strlen(s); }
+
+static int starttls(int fd)
+{
+  if (!proto) return 1;
+  if (!strcmp(proto, "smtp"))
+    return expect(fd, "220") && say(fd, "EHLO qmail-sni-probe\r\n") && expect(fd, "250")
+        && say(fd, "STARTTLS\r\n") && expect(fd, "220");
+  if (!strcmp(proto, "imap"))
+    return expect(fd, "* OK") && say(fd, "a STARTTLS\r\n") && expect(fd, "a OK");
+  return expect(fd, "+OK") && say(fd, "STLS\r\n") && expect(fd, "+OK");
+}
+
+/* the leaf served for sni (0: none), or 0 */
+static X509 *served(SSL_CTX *ctx, const char *sni)
+{
+  X509 *x = 0;
+  SSL *ssl;
+  int fd = fd_connect();
+  if (!starttls(fd)) { close(fd); return 0; }
+  ssl = SSL_new(ctx);
+  if (!ssl) die_nomem();
+  SSL_set_fd(ssl, fd);
+  if (sni) SSL_set_tlsext_host_name(ssl, sni);
+  if (SSL_connect(ssl) == 1) x = SSL_get1_peer_certificate(ssl);
+  SSL_shutdown(ssl);
+  SSL_free(ssl);
+  close(fd);
+  ERR_clear_error();
+  return x;
+}
+
+/* the leaf qmail-smtpd would serve for name (0: none), and its file */
+static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX])
+{
+  EVP_PKEY *key;
+  X509 *leaf;
+  STACK_OF(X509) *chain;
+  const char *why;
+  int found = servercerts_lookup(path, q->control, name);
+  if (!found) return 0;
+  if (servercert_read(path, &key, &leaf, &chain, &why)) {
+    why = found == SNI_DEFAULT ? servercert_problem(key, leaf, 0) : servercert_problem(key, leaf, 1);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(chain, X509_free);
+    if (!why) return leaf;
+    X509_free(leaf);
+  }
+  return found == SNI_DEFAULT ? 0 : expected(q, 0, path);
+}
+
+static void describe(X509 *x)
+{
+  stralloc s = {0};
+  char fp[97];
+  size_t i;
+  x509_cn(x, &s);
+  buffer_puts(buffer_1, "CN=");
+  buffer_puts(buffer_1, s.s);
+  x509_sans(x, &s);
+  buffer_puts(buffer_1, " SAN=");
+  for (i = 0; i < s.len; i += strlen(s.s + i) + 1) {
+    if (i) buffer_puts(buffer_1, ",");
+    buffer_puts(buffer_1, s.s + i);
+  }
+  if (x509_fingerprint(x, fp)) { buffer_puts(buffer_1, " sha256="); buffer_puts(buffer_1, fp); }
+  stralloc_free(&s);
+}
+
+static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
+{
+  char name[SNI_NAME_MAX + 1], path[SNI_PATH_MAX], a[97], b[97];
+  X509 *got, *want;
+  int ok;
+
+  if (pattern && pattern[0] == '*') {
+    if (strlen(pattern) + sizeof PROBE_LABEL > sizeof name) return 0;
+    strcpy(name, PROBE_LABEL);
+    strcat(name, pattern + 1);
+  }
+  else if (pattern) strcpy(name, pattern);
+  got = served(ctx, pattern ? name : 0);
+  want = expected(q, pattern ? name : 0, path);
+  ok = got && want && x509_fingerprint(got, a) && x509_fingerprint(want, b) && !strcmp(a, b);
+  buffer_puts(buffer_1, pattern ? name : "(no sni)");
+  buffer_puts(buffer_1, ok ? ": ok: " : ": MISMATCH: served ");
+  if (got) describe(got); else buffer_puts(buffer_1, "nothing");
+  buffer_puts(buffer_1, ok ? " from " : ", expected ");
+  if (!ok && want) { describe(want); buffer_puts(buffer_1, " from "); }
+  buffer_puts(buffer_1, want ? path : "no usable certificate");
+  buffer_putnlflush(buffer_1);
+  X509_free(got);
+  X509_free(want);
+  return ok;
+}
+
+int cmd_probe(struct qsni *q, int argc, char **argv)
+{
+  static stralloc hp;
+  SSL_CTX *ctx;
+  size_t colon, i;
+  int a = 1, bad = 0;
+
+  if (argc < 2) usage();
+  str0(&hp, argv[a++]);
+  colon = (size_t)(strrchr(hp.s, ':') ? strrchr(hp.s, ':') - hp.s : 0);
+  if (!colon) usage();
+  hp.s[colon] = 0;
+  host = hp.s; port = hp.s + colon + 1;
+  if (a + 1 < argc + 1 && a < argc && !strcmp(argv[a], "--starttls")) {
+    if (a + 1 >= argc) usage();
+    proto = argv[a + 1];
+    if (strcmp(proto, "smtp") && strcmp(proto, "imap") && strcmp(proto, "pop3")) usage();
+    a += 2;
+  }
+  ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) die_nomem();
+  if (a < argc)
+    for (; a < argc; ++a) {
+      char name[SNI_NAME_MAX + 1];
+      stralloc shown = {0};
+      if (sni_pattern_canon(name, argv[a], strlen(argv[a])) != SNI_OK) {
+        printable(&shown, argv[a]);
+        die(EXIT_PERM, "fatal: bad name: ", shown.s);
+      }
+      bad += !probe_one(q, ctx, name);
+    }
+  else {
+    struct tree t;
+    tree_load(&t, q, 0);
+    for (i = 0; i < t.len; ++i) bad += !probe_one(q, ctx, t.c[i].name);
+    bad += !probe_one(q, ctx, 0);
+    tree_free(&t);
+  }
+  SSL_CTX_free(ctx);
+  return bad ? EXIT_PERM : 0;
+}

@@ -1,0 +1,238 @@
+/* outputs.c: Dovecot local_name blocks and the Postfix SNI map, both
+ * rendered from the one tree model, so the servers agree with qmail. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <buffer.h>
+#include <errmsg.h>
+
+#include "qmail-sni.h"
+
+#define HEADER "# qmail-sni: generated from the qmail certificate tree; do not edit\n"
+#define DIR_PREFIX "13-ssl-sni-" /* like the per-domain files in conf.d */
+#define DIR_SUFFIX ".conf"
+
+static void cats(stralloc *out, const char *s)
+{
+  if (!stralloc_cats(out, s)) die_nomem();
+}
+
+/* a path in a config file: nothing that could end a value or a block */
+static const char *safe_path(const char *path)
+{
+  const char *s;
+  for (s = path; *s; ++s)
+    if (*s <= ' ' || *s == '"' || *s == '\'' || *s == '{' || *s == '}' || *s == ';'
+        || *s == '<' || *s == '#' || *s == '\\' || *s == 127) {
+      stralloc p = {0};
+      printable(&p, path);
+      buffer_flush(buffer_1);
+      die(EXIT_PERM, "fatal: path unsafe in a config file: ", p.s);
+    }
+  return path;
+}
+
+static void block(stralloc *out, const char *name, const char *path, const char *syntax)
+{
+  const int v24 = !strcmp(syntax, "2.4");
+  safe_path(path);
+  cats(out, "local_name "); cats(out, name); cats(out, " {\n");
+  cats(out, v24 ? "  ssl_server_cert_file = " : "  ssl_cert = <"); cats(out, path); cats(out, "\n");
+  cats(out, v24 ? "  ssl_server_key_file = " : "  ssl_key = <"); cats(out, path); cats(out, "\n");
+  cats(out, "}\n");
+}
+
+/* names the default certificate carries that no tenant directory has */
+static int default_only(struct tree *t, const char *name)
+{
+  return !tree_find(t, name);
+}
+
+static struct cert *the_default(struct tree *t)
+{
+  return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].leaf ? &t->c[t->len - 1] : 0;
+}
+
+/* calls fn for every name served, wildcards first: usable tenants, then
+ * the default's own names */
+static void each_name(struct tree *t, void (*fn)(struct cert *, const char *, void *), void *arg)
+{
+  struct cert *d = the_default(t);
+  size_t i;
+  int wild;
+  for (i = 0; i < t->len; ++i)
+    if (!t->c[i].is_default && t->c[i].leaf && !t->c[i].why) fn(&t->c[i], t->c[i].name, arg);
+  for (wild = 1; d && wild >= 0; --wild)
+    for (i = 0; i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
+      const char *s = d->sans.s + i;
+      if ((s[0] == '*') == wild && default_only(t, s)) fn(d, s, arg);
+    }
+}
+
+struct render { stralloc *out; const char *syntax; };
+
+static void dovecot_one(struct cert *c, const char *name, void *arg)
+{
+  struct render *r = arg;
+  block(r->out, name, c->path.s, r->syntax);
+}
+
+void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
+{
+  struct render r;
+  r.out = out; r.syntax = syntax;
+  if (!stralloc_copys(out, HEADER)) die_nomem();
+  each_name(t, dovecot_one, &r);
+}
+
+void dovecot_render_one(struct cert *c, const char *syntax, stralloc *out)
+{
+  if (!stralloc_copys(out, HEADER)) die_nomem();
+  block(out, c->name, c->path.s, syntax);
+}
+
+static void postfix_one(struct cert *c, const char *name, void *arg)
+{
+  stralloc *out = arg;
+  cats(out, name[0] == '*' ? name + 1 : name); /* *.example.com: .example.com */
+  cats(out, " ");
+  cats(out, safe_path(c->path.s));
+  cats(out, "\n");
+}
+
+void postfix_render(struct tree *t, stralloc *out)
+{
+  if (!stralloc_copys(out, HEADER)) die_nomem();
+  each_name(t, postfix_one, out);
+}
+
+/* "2.4" for Dovecot 2.4 and later, "2.3" before, from dovecot --version */
+const char *dovecot_syntax_detect(void)
+{
+  char buf[64];
+  ssize_t n = 0, r;
+  int fd[2], status;
+  unsigned long major = 0, minor = 0;
+  const char *s;
+  pid_t pid;
+
+  if (pipe(fd) == -1) diesys(EXIT_TEMP, "fatal: unable to run dovecot --version");
+  buffer_flush(buffer_1);
+  pid = fork();
+  if (pid == -1) diesys(EXIT_TEMP, "fatal: unable to run dovecot --version");
+  if (!pid) {
+    close(fd[0]);
+    dup2(fd[1], 1);
+    execlp("dovecot", "dovecot", "--version", (char *)0);
+    _exit(127);
+  }
+  close(fd[1]);
+  while (n < (ssize_t)sizeof buf - 1 && (r = read(fd[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += r;
+  buf[n] = 0;
+  close(fd[0]);
+  waitpid(pid, &status, 0);
+  s = buf;
+  while (*s >= '0' && *s <= '9') major = major * 10 + (unsigned long)(*s++ - '0');
+  if (*s == '.') for (++s; *s >= '0' && *s <= '9'; ++s) minor = minor * 10 + (unsigned long)(*s - '0');
+  if (!WIFEXITED(status) || WEXITSTATUS(status) || !major)
+    die(EXIT_TEMP, "fatal: unable to run dovecot --version: give --syntax 2.3 or 2.4");
+  return major > 2 || (major == 2 && minor >= 4) ? "2.4" : "2.3";
+}
+
+int write_if_changed(const char *path, stralloc *text, unsigned mode)
+{
+  const char *step;
+  if (file_same(path, text->s, text->len)) return 0;
+  if (atomic_write(path, text->s, text->len, mode, (uid_t)-1, (gid_t)-1, &step) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path);
+  return 1;
+}
+
+/* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
+int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
+{
+  stralloc path = {0}, text = {0}, head = {0};
+  struct dirent *d;
+  DIR *dh;
+  size_t i, len;
+  int changed = 0;
+
+  for (i = 0; i < t->len; ++i) {
+    struct cert *c = &t->c[i];
+    if (c->is_default || !c->leaf || c->why) continue;
+    if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/" DIR_PREFIX)
+        || !stralloc_cats(&path, c->name) || !stralloc_cats(&path, DIR_SUFFIX) || !stralloc_0(&path)) die_nomem();
+    dovecot_render_one(c, syntax, &text);
+    changed |= write_if_changed(path.s, &text, 0644);
+  }
+  str0(&head, HEADER);
+  dh = opendir(dir);
+  if (!dh) diesys(EXIT_TEMP, "fatal: unable to read ", dir);
+  while ((d = readdir(dh))) {
+    char name[SNI_NAME_MAX + 1];
+    len = strlen(d->d_name);
+    if (strncmp(d->d_name, DIR_PREFIX, sizeof DIR_PREFIX - 1) || len < sizeof DIR_PREFIX + sizeof DIR_SUFFIX - 1
+        || strcmp(d->d_name + len - (sizeof DIR_SUFFIX - 1), DIR_SUFFIX)) continue;
+    len -= sizeof DIR_PREFIX - 1 + sizeof DIR_SUFFIX - 1;
+    if (sni_pattern_canon(name, d->d_name + sizeof DIR_PREFIX - 1, len) == SNI_OK && strlen(name) == len) {
+      struct cert *c = tree_find(t, name);
+      if (c && c->leaf && !c->why) continue;
+    }
+    if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, d->d_name)
+        || !stralloc_0(&path)) die_nomem();
+    {
+      /* ours only: it starts with our header line */
+      char first[128];
+      ssize_t n;
+      size_t hl = (size_t)(strchr(head.s, '\n') - head.s) + 1;
+      int fd = open(path.s, O_RDONLY);
+      if (fd == -1) continue;
+      n = read(fd, first, hl);
+      close(fd);
+      if (n != (ssize_t)hl || memcmp(first, head.s, hl)) continue;
+    }
+    if (unlink(path.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", path.s);
+    changed = 1;
+  }
+  closedir(dh);
+  stralloc_free(&path); stralloc_free(&text); stralloc_free(&head);
+  return changed;
+}
+
+static int run_postmap(const char *type, const char *file)
+{
+  stralloc arg = {0};
+  int status;
+  pid_t pid;
+  if (!stralloc_copys(&arg, type) || !stralloc_cats(&arg, ":") || !stralloc_cats(&arg, file)
+      || !stralloc_0(&arg)) die_nomem();
+  buffer_flush(buffer_1);
+  pid = fork();
+  if (pid == -1) diesys(EXIT_TEMP, "fatal: unable to run postmap");
+  if (!pid) {
+    execlp("postmap", "postmap", "-F", arg.s, (char *)0);
+    _exit(127);
+  }
+  if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status))
+    die(EXIT_TEMP, "fatal: postmap -F ", arg.s, " failed");
+  stralloc_free(&arg);
+  return 1;
+}
+
+/* source file (0600) then postmap -F; also when the database is missing */
+int postfix_write(struct tree *t, const char *file, const char *type)
+{
+  stralloc text = {0}, db = {0};
+  int changed;
+  postfix_render(t, &text);
+  changed = write_if_changed(file, &text, 0600);
+  if (!stralloc_copys(&db, file) || !stralloc_cats(&db, !strcmp(type, "hash") ? ".db" : !strcmp(type, "lmdb") ? ".lmdb" : ".cdb")
+      || !stralloc_0(&db)) die_nomem();
+  if (access(db.s, F_OK) == -1) changed = 1;
+  if (changed) run_postmap(type, file);
+  stralloc_free(&text); stralloc_free(&db);
+  return changed;
+}
+

@@ -1,0 +1,135 @@
+/* tree.c: one model of control/servercerts/ (and the default), read
+ * once and shared by list, check, dovecot, postfix, sync and probe. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <buffer.h>
+#include <errmsg.h>
+
+#include "qmail-sni.h"
+
+static void cert_read(struct cert *c)
+{
+  STACK_OF(X509) *chain;
+  struct stat st;
+
+  c->mode = stat(c->path.s, &st) == 0 ? st.st_mode : 0;
+  if (!servercert_read(c->path.s, &c->key, &c->leaf, &chain, &c->why)) return;
+  sk_X509_pop_free(chain, X509_free);
+  c->why = servercert_problem(c->key, c->leaf, 0);
+  x509_sans(c->leaf, &c->sans);
+}
+
+static struct cert *add(struct tree *t)
+{
+  struct cert *c = realloc(t->c, (t->len + 1) * sizeof *t->c);
+  if (!c) die_nomem();
+  t->c = c;
+  c = &t->c[t->len++];
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+/* wildcards first, then by name: the order Dovecot wants */
+static int order(const void *a, const void *b)
+{
+  const struct cert *x = a, *y = b;
+  if (x->is_default != y->is_default) return x->is_default - y->is_default;
+  if ((x->name[0] == '*') != (y->name[0] == '*')) return x->name[0] == '*' ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static void entry(struct tree *t, struct qsni *q, const char *d)
+{
+  char name[SNI_NAME_MAX + 1], target[SNI_NAME_MAX + 2];
+  struct cert *c;
+  struct stat st;
+  stralloc dir = {0};
+  ssize_t n;
+
+  if (sni_pattern_canon(name, d, strlen(d)) != SNI_OK || strcmp(name, d)) {
+    ++t->bad_names;
+    if (!stralloc_cats(&t->bad, d) || !stralloc_0(&t->bad)) die_nomem();
+    return;
+  }
+  c = add(t);
+  strcpy(c->name, name);
+  strcpy(c->primary, name);
+  if (!stralloc_copys(&dir, q->servercerts) || !stralloc_cats(&dir, "/")
+      || !stralloc_cats(&dir, name) || !stralloc_0(&dir)) die_nomem();
+  if (lstat(dir.s, &st) == 0 && S_ISLNK(st.st_mode)) {
+    c->is_link = 1;
+    n = readlink(dir.s, target, sizeof target - 1);
+    if (n > 0) {
+      target[n] = 0;
+      while (n > 1 && target[n - 1] == '/') target[--n] = 0;
+      if (sni_pattern_canon(name, target, (size_t)n) == SNI_OK && !strcmp(name, target))
+        strcpy(c->primary, name);
+      else c->primary[0] = 0; /* points outside servercerts/ */
+    }
+  }
+  --dir.len;
+  if (!stralloc_cats(&dir, "/servercert.pem")) die_nomem();
+  c->path = dir;
+  if (!stralloc_0(&c->path)) die_nomem();
+  cert_read(c);
+}
+
+void tree_load(struct tree *t, struct qsni *q, int with_default)
+{
+  DIR *dir;
+  struct dirent *d;
+
+  memset(t, 0, sizeof *t);
+  dir = opendir(q->servercerts);
+  if (!dir && errno != ENOENT) {
+    buffer_flush(buffer_1);
+    diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
+  }
+  while (dir && (errno = 0, d = readdir(dir)))
+    if (d->d_name[0] != '.') entry(t, q, d->d_name);
+  if (dir && errno) {
+    buffer_flush(buffer_1);
+    diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
+  }
+  if (dir) closedir(dir);
+  if (with_default) {
+    struct cert *c = add(t);
+    c->is_default = 1;
+    if (!stralloc_copys(&c->path, q->control) || !stralloc_cats(&c->path, "/servercert.pem")
+        || !stralloc_0(&c->path)) die_nomem();
+    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c);
+    else c->why = "missing";
+  }
+  qsort(t->c, t->len, sizeof *t->c, order);
+}
+
+void tree_free(struct tree *t)
+{
+  size_t i;
+  for (i = 0; i < t->len; ++i) {
+    X509_free(t->c[i].leaf);
+    EVP_PKEY_free(t->c[i].key);
+    stralloc_free(&t->c[i].path);
+    stralloc_free(&t->c[i].sans);
+  }
+  free(t->c);
+  stralloc_free(&t->bad);
+  memset(t, 0, sizeof *t);
+}
+
+struct cert *tree_find(struct tree *t, const char *name)
+{
+  size_t i;
+  for (i = 0; i < t->len; ++i)
+    if (!t->c[i].is_default && !strcmp(t->c[i].name, name)) return &t->c[i];
+  return 0;
+}
+
+int cert_covers(const struct cert *c, const char *name)
+{
+  return c->leaf && x509_covers(c->sans.s, c->sans.len, name);
+}

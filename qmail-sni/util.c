@@ -1,0 +1,53 @@
+/* util.c: small helpers the commands share. */
+#include <sys/wait.h>
+#include <unistd.h>
+#include <buffer.h>
+#include <errmsg.h>
+#include <fmt.h>
+
+#include "qmail-sni.h"
+
+void die_nomem(void)
+{
+  buffer_flush(buffer_1);
+  die(EXIT_TEMP, "fatal: out of memory");
+}
+
+void str0(stralloc *sa, const char *s)
+{
+  if (!stralloc_copys(sa, s) || !stralloc_0(sa)) die_nomem();
+}
+
+/* admin- or peer-supplied text for a terminal or a log: printable ASCII */
+void printable(stralloc *out, const char *s)
+{
+  char hex[3];
+  if (!stralloc_copys(out, "")) die_nomem();
+  for (; *s; ++s) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 32 && c < 127 && c != '\\') {
+      if (!stralloc_append(out, (const char *)&c)) die_nomem();
+      continue;
+    }
+    hex[fmt_xlong(hex, c | 0x100) - 1] = 0; /* two digits */
+    if (!stralloc_cats(out, "\\x") || !stralloc_catb(out, hex + 1, 2)) die_nomem();
+  }
+  if (!stralloc_0(out)) die_nomem();
+}
+
+/* run cmd with /bin/sh; its exit code, or -1 */
+int run_command(const char *cmd)
+{
+  int status;
+  pid_t pid;
+
+  buffer_flush(buffer_1);
+  pid = fork();
+  if (pid == -1) return -1;
+  if (!pid) {
+    execl("/bin/sh", "sh", "-c", cmd, (char *)0);
+    _exit(127);
+  }
+  if (waitpid(pid, &status, 0) == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
