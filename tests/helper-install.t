@@ -1,0 +1,70 @@
+#!/bin/bash
+# qmail-sni install: key first, atomic, mode, SAN links, --default;
+# refuses a mismatched key, an uncovered name, an expired certificate,
+# leaving what is installed untouched. remove takes links along.
+. "$(dirname "$0")/lib.sh"
+export QMAILSNI_CONF=/dev/null
+make_ca
+Q=$T/q C=$T/q/control S=$T/q/control/servercerts
+sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
+make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test '*.alpha.test'
+make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test alpha.test
+make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
+make_cert "$T/old" old.test ec -1 old.test
+cat "$T/a.crt" "$T/a.chain" > "$T/a.full"
+mkdir -p "$Q"
+
+sni install --default mail.alpha.test "$T/a.key" "$T/a.full"
+ok $? "install --default succeeds"
+f=$S/mail.alpha.test/servercert.pem
+is "$(head -1 "$f")" "-----BEGIN PRIVATE KEY-----" "installed file starts with the private key"
+is "$(grep -c 'BEGIN CERTIFICATE' "$f")" 2 "then the leaf and the intermediate"
+is "$(fp_file "$f")" "$(fp_file "$T/a.crt")" "the leaf comes first of the certificates"
+openssl pkey -in "$f" -pubout 2>/dev/null > "$T/k1"; openssl x509 -in "$f" -pubkey -noout > "$T/k2"
+[ -s "$T/k1" ] && cmp -s "$T/k1" "$T/k2"; ok $? "key and leaf in the file match"
+is "$(stat -c %a "$f")" 640 "mode 0640 by default"
+is "$(readlink "$S/smtp.alpha.test")" mail.alpha.test "SAN smtp.alpha.test links to mail.alpha.test"
+is "$(readlink "$S/alpha.test")" mail.alpha.test "SAN alpha.test links to mail.alpha.test"
+is "$(readlink "$S/*.alpha.test")" mail.alpha.test "wildcard SAN links as *.alpha.test"
+cmp -s "$C/servercert.pem" "$f"; ok $? "--default also installs control/servercert.pem"
+is "$(ls -A "$S" | wc -l):$(ls -A "$S" | grep -c '^\.')" "4:0" "four names, no temporary files left behind"
+
+sni -s mode=0600 install mail.beta.test "$T/b.key" "$T/b.crt"
+is "$(stat -c %a "$S/mail.beta.test/servercert.pem")" 600 "mode from the settings"
+out=$(sni -s mode=0644 install mail.beta.test "$T/b.key" "$T/b.crt" 2>&1); rc=$?
+is "$rc:$out" "100:qmail-sni: fatal: -s: a key file must not be world-accessible: 0644" "a world-readable mode is refused"
+if [ "$(id -u)" = 0 ]; then
+  "$QMAIL_SNI" -d "$Q" -s owner=nobody -s group=nogroup install mail.beta.test "$T/b.key" "$T/b.crt"
+  is "$(stat -c %U:%G "$S/mail.beta.test/servercert.pem")" nobody:nogroup "owner and group from the settings"
+fi
+
+before=$(cd "$C" && find . -print0 | sort -z | xargs -0 md5sum 2>/dev/null | md5sum)
+refuse() { # refuse DESCRIPTION PATTERN ARGS...
+  local d=$1 p=$2 out rc; shift 2
+  out=$(sni install "$@" 2>&1); rc=$?
+  is "$rc" 100 "refused, exit 100: $d"
+  like "$out" "$p" "says why: $d"
+}
+refuse "key of another certificate" 'key does not match certificate' mail.beta.test "$T/a.key" "$T/b.crt"
+refuse "name not in the SANs" 'does not cover other.beta.test' other.beta.test "$T/b.key" "$T/b.crt"
+refuse "expired certificate" 'has expired' old.test "$T/old.key" "$T/old.crt"
+refuse "key file is not a key" 'unable to read a private key' mail.beta.test "$T/b.crt" "$T/b.crt"
+refuse "no certificate" 'no certificate in' mail.beta.test "$T/b.key" "$T/b.key"
+refuse "bad name" 'bad name: \.\./x' ../x "$T/b.key" "$T/b.crt"
+out=$(sni install mail.beta.test "$T/nonexistent.key" "$T/b.crt" 2>&1); rc=$?
+is "$rc" 111 "missing key file: exit 111"
+like "$out" '^qmail-sni: fatal: unable to read .*/nonexistent.key: No such file or directory$' "missing key file: says which and why"
+after=$(cd "$C" && find . -print0 | sort -z | xargs -0 md5sum 2>/dev/null | md5sum)
+is "$after" "$before" "refusals leave the tree untouched"
+
+# renewal with fewer SANs: the new file, stale links gone
+sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
+is "$(fp_file "$f")" "$(fp_file "$T/a2.crt")" "reinstall replaces the certificate"
+[ ! -e "$S/smtp.alpha.test" ] && [ ! -L "$S/smtp.alpha.test" ]; ok $? "a SAN the new certificate drops loses its link"
+is "$(readlink "$S/alpha.test")" mail.alpha.test "a SAN it keeps keeps its link"
+is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a.crt")" "the default is left alone without --default"
+
+sni remove mail.alpha.test; ok $? "remove succeeds"
+[ ! -e "$S/mail.alpha.test" ] && [ ! -L "$S/alpha.test" ]; ok $? "remove takes the name and its links"
+out=$(sni remove mail.alpha.test 2>&1); is "$?:$out" "100:qmail-sni: fatal: no certificate for mail.alpha.test" "removing a missing name: exit 100"
+done_testing
