@@ -87,12 +87,6 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
   each_name(t, dovecot_one, &r);
 }
 
-void dovecot_render_one(struct cert *c, const char *syntax, stralloc *out)
-{
-  if (!stralloc_copys(out, HEADER)) die_nomem();
-  block(out, c->name, c->path.s, syntax);
-}
-
 static void postfix_one(struct cert *c, const char *name, void *arg)
 {
   stralloc *out = arg;
@@ -150,55 +144,74 @@ int write_if_changed(const char *path, stralloc *text, unsigned mode)
   return 1;
 }
 
+struct perfile { const char *dir, *syntax; stralloc path, text; int changed; };
+
+static void dovecot_file(struct cert *c, const char *name, void *arg)
+{
+  struct perfile *p = arg;
+  if (!stralloc_copys(&p->path, p->dir) || !stralloc_cats(&p->path, "/" DIR_PREFIX)
+      || !stralloc_cats(&p->path, name) || !stralloc_cats(&p->path, DIR_SUFFIX)
+      || !stralloc_0(&p->path)) die_nomem();
+  if (!stralloc_copys(&p->text, HEADER)) die_nomem();
+  block(&p->text, name, c->path.s, p->syntax);
+  p->changed |= write_if_changed(p->path.s, &p->text, 0644);
+}
+
+/* 1 if path is a file we wrote: it starts with our header line */
+static int ours(const char *path)
+{
+  char first[sizeof HEADER - 1];
+  int fd = open(path, O_RDONLY | O_NOFOLLOW);
+  ssize_t n;
+  if (fd == -1) return 0;
+  n = read(fd, first, sizeof first);
+  close(fd);
+  return n == (ssize_t)sizeof first && !memcmp(first, HEADER, sizeof first);
+}
+
+/* is name served, i.e. would each_name give it */
+struct wanted { const char *name; int found; };
+static void match(struct cert *c, const char *name, void *arg)
+{
+  struct wanted *w = arg;
+  (void)c;
+  if (!strcmp(name, w->name)) w->found = 1;
+}
+
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
 {
-  stralloc path = {0}, text = {0}, head = {0};
+  struct perfile p = { 0, 0, {0}, {0}, 0 };
   struct dirent *d;
   DIR *dh;
-  size_t i, len;
-  int changed = 0;
+  const size_t pl = sizeof DIR_PREFIX - 1, sl = sizeof DIR_SUFFIX - 1;
 
-  for (i = 0; i < t->len; ++i) {
-    struct cert *c = &t->c[i];
-    if (c->is_default || !c->leaf || c->why) continue;
-    if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/" DIR_PREFIX)
-        || !stralloc_cats(&path, c->name) || !stralloc_cats(&path, DIR_SUFFIX) || !stralloc_0(&path)) die_nomem();
-    dovecot_render_one(c, syntax, &text);
-    changed |= write_if_changed(path.s, &text, 0644);
-  }
-  str0(&head, HEADER);
+  p.dir = dir; p.syntax = syntax;
+  each_name(t, dovecot_file, &p);
   dh = opendir(dir);
   if (!dh) diesys(EXIT_TEMP, "fatal: unable to read ", dir);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
-    len = strlen(d->d_name);
-    if (strncmp(d->d_name, DIR_PREFIX, sizeof DIR_PREFIX - 1) || len < sizeof DIR_PREFIX + sizeof DIR_SUFFIX - 1
-        || strcmp(d->d_name + len - (sizeof DIR_SUFFIX - 1), DIR_SUFFIX)) continue;
-    len -= sizeof DIR_PREFIX - 1 + sizeof DIR_SUFFIX - 1;
-    if (sni_pattern_canon(name, d->d_name + sizeof DIR_PREFIX - 1, len) == SNI_OK && strlen(name) == len) {
-      struct cert *c = tree_find(t, name);
-      if (c && c->leaf && !c->why) continue;
-    }
-    if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, d->d_name)
-        || !stralloc_0(&path)) die_nomem();
-    {
-      /* ours only: it starts with our header line */
-      char first[128];
-      ssize_t n;
-      size_t hl = (size_t)(strchr(head.s, '\n') - head.s) + 1;
-      int fd = open(path.s, O_RDONLY);
-      if (fd == -1) continue;
-      n = read(fd, first, hl);
-      close(fd);
-      if (n != (ssize_t)hl || memcmp(first, head.s, hl)) continue;
-    }
-    if (unlink(path.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", path.s);
-    changed = 1;
+    struct wanted w;
+    size_t len = strlen(d->d_name);
+    if (len <= pl + sl || strncmp(d->d_name, DIR_PREFIX, pl)
+        || strcmp(d->d_name + len - sl, DIR_SUFFIX)) continue;
+    len -= pl + sl;
+    if (len > SNI_NAME_MAX) continue;
+    memcpy(name, d->d_name + pl, len);
+    name[len] = 0;
+    w.name = name; w.found = 0;
+    each_name(t, match, &w);
+    if (w.found) continue;
+    if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
+        || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
+    if (!ours(p.path.s)) continue;
+    if (unlink(p.path.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", p.path.s);
+    p.changed = 1;
   }
   closedir(dh);
-  stralloc_free(&path); stralloc_free(&text); stralloc_free(&head);
-  return changed;
+  stralloc_free(&p.path); stralloc_free(&p.text);
+  return p.changed;
 }
 
 static int run_postmap(const char *type, const char *file)

@@ -80,7 +80,6 @@ int file_same(const char *path, const char *data, size_t len);
 
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
-void dovecot_render_one(struct cert *c, const char *syntax, stralloc *out);
 void postfix_render(struct tree *t, stralloc *out);
 const char *dovecot_syntax_detect(void);
 int write_if_changed(const char *path, stralloc *text, unsigned mode);

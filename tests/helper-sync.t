@@ -1,0 +1,104 @@
+#!/bin/bash
+# dovecot and postfix outputs from the tree; sync writes them only when
+# they change, runs the reloads only then, and touches nothing on a
+# re-run; deploy_cert and certbot install and sync; other hooks are no-ops.
+. "$(dirname "$0")/lib.sh"
+need postmap jq
+make_ca
+Q=$T/q C=$T/q/control S=$T/q/control/servercerts O=$T/out
+mkdir -p "$Q" "$O/conf.d"
+cat > "$T/qmail-sni.conf" <<CONF
+# test settings
+owner =
+group =
+dovecot_conf = $O/sni.conf
+dovecot_syntax = 2.3
+postfix_map = $O/sni_map
+postfix_type = hash
+dovecot_reload = echo dovecot >> $O/reloads
+postfix_reload = echo postfix >> $O/reloads
+CONF
+sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
+make_cert "$T/d" mail.host.test ec 30 mail.host.test host.test
+make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test
+make_cert "$T/w" '*.beta.test' ec 30 '*.beta.test'
+
+mkdir -p "$C"; cp "$T/d.pem" "$C/servercert.pem" # a default from before qmail-sni
+sni install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni install '*.beta.test' "$T/w.key" "$T/w.crt"
+is "$(cat "$O/reloads")" "dovecot
+postfix
+dovecot
+postfix" "each install that changed the outputs reloaded both servers"
+
+dc=$(cat "$O/sni.conf")
+is "$(grep -c '^local_name ' "$O/sni.conf")" 5 "one local_name block per name (3 tenant names, 2 of the default's)"
+is "$(grep '^local_name ' "$O/sni.conf" | head -1)" 'local_name *.beta.test {' "wildcard block first"
+like "$dc" "^  ssl_cert = <$S/mail.alpha.test/servercert.pem\$" "2.3 syntax: ssl_cert = </path"
+like "$dc" "^  ssl_key = <$S/mail.alpha.test/servercert.pem\$" "2.3 syntax: ssl_key, the same file"
+like "$dc" "^local_name host.test \\{\$" "the default's own names too"
+d24=$(sni dovecot --syntax 2.4)
+like "$d24" "^  ssl_server_cert_file = $S/alpha.test/servercert.pem\$" "2.4 syntax: ssl_server_cert_file"
+like "$d24" "^  ssl_server_key_file = $S/alpha.test/servercert.pem\$" "2.4 syntax: ssl_server_key_file"
+
+pm=$(grep -v '^#' "$O/sni_map")
+like "$pm" "^\\.beta\\.test $S/\\*\\.beta\\.test/servercert.pem\$" "postfix: *.beta.test becomes .beta.test"
+like "$pm" "^mail\\.host\\.test $C/servercert.pem\$" "postfix: the default's names map to servercert.pem"
+is "$(stat -c %a "$O/sni_map")" 600 "postfix source file is mode 0600"
+[ -f "$O/sni_map.db" ]; ok $? "postmap -F built sni_map.db"
+like "$(postmap -q mail.alpha.test "hash:$O/sni_map")" '^[A-Za-z0-9+/=]{100,}' "postmap -F stored the file's content (base64)"
+for type in lmdb cdb; do
+  sni postfix -o "$O/map_$type" --type "$type"
+  like "$(postmap -q alpha.test "$type:$O/map_$type")" '^[A-Za-z0-9+/=]{100,}' "postfix --type $type builds a map postmap can read"
+done
+
+# a re-run changes nothing: same inodes, same times, no reload
+snap() { stat -c '%n %i %Y %Z' "$O/sni.conf" "$O/sni_map" "$O/sni_map.db" "$C/servercert.pem"; }
+before=$(snap); : > "$O/reloads"; sleep 1.1
+sni sync; ok $? "sync succeeds"
+is "$(snap)" "$before" "a no-change sync touches no file"
+is "$(cat "$O/reloads")" "" "a no-change sync reloads nothing"
+
+sni remove mail.alpha.test
+is "$(cat "$O/reloads" | tr '\n' ' ')" "dovecot postfix " "remove syncs and reloads"
+is "$(grep -c 'alpha' "$O/sni.conf" "$O/sni_map" | tr '\n' ' ')" "$O/sni.conf:0 $O/sni_map:0 " "removed names leave both outputs"
+
+# --dir: one file per name; stale ones of ours go, others' stay
+echo "# mine" > "$O/conf.d/13-ssl-sni-admin.test.conf"
+echo "# mine" > "$O/conf.d/10-ssl.conf"
+sni install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni dovecot --dir "$O/conf.d" --syntax 2.3
+is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-alpha.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf " "--dir: one 13-ssl-sni-NAME.conf per name"
+sni remove mail.alpha.test
+sni dovecot --dir "$O/conf.d" --syntax 2.3
+is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.host.test.conf " "--dir: files for gone names removed, files it did not write kept"
+
+# no outputs configured: sync does nothing and succeeds
+out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
+
+# dehydrated and certbot
+D=$T/d2; mkdir -p "$D"
+hook() { QMAILSNI_CONF=/dev/null "$QMAIL_SNI" -d "$D" -s owner= -s group= "$@"; }
+hook deploy_cert mail.alpha.test "$T/a.key" "$T/a.crt" "$T/a.crt" "$T/a.chain" 1700000000
+ok $? "deploy_cert succeeds"
+is "$(fp_file "$D/control/servercert.pem")" "$(fp_file "$T/a.crt")" "the first deployed certificate becomes the default"
+hook deploy_cert '*.beta.test' "$T/w.key" "$T/w.crt" "$T/w.crt" "$T/w.chain" 1700000000
+is "$(fp_file "$D/control/servercert.pem")" "$(fp_file "$T/a.crt")" "later ones do not replace the default"
+QMAILSNI_CONF=/dev/null "$QMAIL_SNI" -d "$D" -s owner= -s group= -s default=mail.host.test \
+  deploy_cert mail.host.test "$T/d.key" "$T/d.crt" "$T/d.crt" "$T/d.chain" 1700000000
+is "$(fp_file "$D/control/servercert.pem")" "$(fp_file "$T/d.crt")" "the configured default replaces it"
+for h in deploy_challenge clean_challenge startup_hook exit_hook unchanged_cert invalid_challenge \
+         request_failure generate_csr sync_cert deploy_ocsp some_future_hook \
+         this_hookscript_is_broken__dehydrated_is_working_fine__please_ignore_unknown_hooks; do
+  out=$(hook "$h" a b c 2>&1); rc=$?
+  [ "$rc:$out" = "0:" ] || { ok 1 "hook $h is a silent no-op"; continue; }
+done
+ok 0 "every other dehydrated handler exits 0 and does nothing"
+out=$(hook bogus 2>&1); is "$?" 100 "an unknown command that is no hook is a usage error"
+mkdir -p "$T/live/mail.alpha.test"; cp "$T/a.key" "$T/live/mail.alpha.test/privkey.pem"; cp "$T/a.pem" "$T/live/mail.alpha.test/fullchain.pem"
+rm -rf "$D/control/servercerts/mail.alpha.test"
+RENEWED_LINEAGE=$T/live/mail.alpha.test RENEWED_DOMAINS="mail.alpha.test alpha.test" hook certbot
+ok $? "certbot deploy hook succeeds"
+is "$(fp_file "$D/control/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$T/a.crt")" "certbot: installed from RENEWED_LINEAGE"
+out=$(hook certbot 2>&1); is "$?" 100 "certbot without its environment: exit 100"
+done_testing
