@@ -1,0 +1,13 @@
+#!/bin/bash
+# qmail-sni.8 renders without warnings and documents every command the
+# program dispatches.
+. "$(dirname "$0")/lib.sh"
+need groff
+man8=$TOP/qmail-sni/qmail-sni.8
+out=$(groff -man -ww -z "$man8" 2>&1)
+is "$out" "" "groff -man -ww: no warnings"
+text=$(groff -man -Tascii -P-c -P-b -P-o -P-u "$man8" 2>/dev/null)
+for cmd in $(sed -n 's/^  { "\([a-z_]*\)", cmd_.*/\1/p' "$TOP/qmail-sni/main.c"); do
+  like "$text" "^       $cmd( |$)" "qmail-sni.8 documents $cmd"
+done
+done_testing
