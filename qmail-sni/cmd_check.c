@@ -71,6 +71,7 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
 int cmd_check(struct qsni *q, int argc, char **argv)
 {
   struct tree t;
+  stralloc shown = {0};
   unsigned long warn = 21;
   const char *prom = 0;
   char num[FMT_LONG];
@@ -87,10 +88,10 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   }
   tree_load(&t, q, 1);
   for (i = 0; i < t.bad.len; i += strlen(t.bad.s + i) + 1) {
-    stralloc shown = {0};
     printable(&shown, t.bad.s + i);
     problem(q->servercerts, "/", shown.s, " is not a canonical name: qmail-smtpd never looks it up");
   }
+  stralloc_free(&shown);
   for (i = 0; i < t.len; ++i) {
     struct cert *c = &t.c[i];
     const char *name = c->is_default ? c->path.s : c->name;

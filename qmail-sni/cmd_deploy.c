@@ -45,6 +45,7 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
   const char *lineage = getenv("RENEWED_LINEAGE");
   const char *domains = getenv("RENEWED_DOMAINS");
   stralloc name = {0}, key = {0}, chain = {0};
+  int r;
   (void)argv;
   if (argc != 1) usage();
   if (!lineage || !*lineage || !domains || !*domains)
@@ -54,5 +55,7 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
       || !stralloc_copys(&key, lineage) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
       || !stralloc_copys(&chain, lineage) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain))
     die_nomem();
-  return deploy(q, name.s, key.s, chain.s);
+  r = deploy(q, name.s, key.s, chain.s);
+  stralloc_free(&name); stralloc_free(&key); stralloc_free(&chain);
+  return r;
 }

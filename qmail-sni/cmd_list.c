@@ -79,6 +79,7 @@ int cmd_list(struct qsni *q, int argc, char **argv)
   }
   if (json) put("\n]\n");
   buffer_flush(buffer_1);
+  stralloc_free(&issuer);
   tree_free(&t);
   return 0;
 }

@@ -123,7 +123,7 @@ void config_read(struct config *cf, const char *path, int must_exist)
   switch (openreadclose(path, &text, 4096)) {
     case 1: break;
     case 0:
-      if (!must_exist) return;
+      if (!must_exist) { stralloc_free(&text); return; }
       errno = ENOENT;
       /* fall through */
     default:
@@ -145,4 +145,5 @@ void config_read(struct config *cf, const char *path, int must_exist)
       config_set(cf, s, where.s);
     }
   }
+  stralloc_free(&text); stralloc_free(&line); stralloc_free(&where);
 }

@@ -51,7 +51,7 @@ static const char *catpath(const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-  struct qsni q;
+  static struct qsni q; /* static: what it holds lives until exit */
   const char *conf = getenv("QMAILSNI_CONF");
   const char *sets[32];
   size_t i, nsets = 0;
