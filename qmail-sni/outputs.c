@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <openssl/evp.h>
 
 #include "qmail-sni.h"
 
@@ -71,6 +72,37 @@ static void each_name(struct tree *t, void (*fn)(struct cert *, const char *, vo
     }
 }
 
+/* "# certificates sha256 HEX": what the output names and what those
+ * files hold, so a renewed file changes the output and so reloads */
+struct sums { EVP_MD_CTX *ctx; };
+
+static void sum_one(struct cert *c, const char *name, void *arg)
+{
+  struct sums *s = arg;
+  if (!EVP_DigestUpdate(s->ctx, c->digest, sizeof c->digest)
+      || !EVP_DigestUpdate(s->ctx, name, strlen(name) + 1)) die_nomem();
+}
+
+static void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name)
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n, i;
+  struct sums s;
+  s.ctx = EVP_MD_CTX_new();
+  if (!s.ctx || !EVP_DigestInit_ex(s.ctx, EVP_sha256(), 0)) die_nomem();
+  if (one) sum_one(one, name, &s);
+  else each_name(t, sum_one, &s);
+  if (!EVP_DigestFinal_ex(s.ctx, md, &n)) die_nomem();
+  EVP_MD_CTX_free(s.ctx);
+  cats(out, "# certificates sha256 ");
+  for (i = 0; i < n; ++i) {
+    char h[3] = { hex[md[i] >> 4], hex[md[i] & 15], 0 };
+    cats(out, h);
+  }
+  cats(out, "\n");
+}
+
 struct render { stralloc *out; const char *syntax; };
 
 static void dovecot_one(struct cert *c, const char *name, void *arg)
@@ -84,6 +116,7 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
   struct render r;
   r.out = out; r.syntax = syntax;
   if (!stralloc_copys(out, HEADER)) die_nomem();
+  cat_sum(out, t, 0, 0);
   each_name(t, dovecot_one, &r);
 }
 
@@ -99,6 +132,7 @@ static void postfix_one(struct cert *c, const char *name, void *arg)
 void postfix_render(struct tree *t, stralloc *out)
 {
   if (!stralloc_copys(out, HEADER)) die_nomem();
+  cat_sum(out, t, 0, 0);
   each_name(t, postfix_one, out);
 }
 
@@ -153,6 +187,7 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
       || !stralloc_cats(&p->path, name) || !stralloc_cats(&p->path, DIR_SUFFIX)
       || !stralloc_0(&p->path)) die_nomem();
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
+  cat_sum(&p->text, 0, c, name);
   block(&p->text, name, c->path.s, p->syntax);
   p->changed |= write_if_changed(p->path.s, &p->text, 0644);
 }

@@ -50,6 +50,7 @@ struct cert {
   EVP_PKEY *key;
   mode_t mode;                    /* of the file */
   stralloc sans;                  /* canonical SAN patterns, \0 after each */
+  unsigned char digest[32];       /* SHA-256 over leaf and chain */
 };
 
 struct tree {

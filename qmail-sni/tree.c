@@ -8,8 +8,25 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <openssl/evp.h>
 
 #include "qmail-sni.h"
+
+/* what the servers would load, as one SHA-256: Postfix and Dovecot
+ * copy file contents at reload, so a changed file must change output */
+static void digest(struct cert *c, STACK_OF(X509) *chain)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n;
+  int i;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), 0)) die_nomem();
+  for (i = -1; i < sk_X509_num(chain); ++i)
+    if (!X509_digest(i < 0 ? c->leaf : sk_X509_value(chain, i), EVP_sha256(), md, &n)
+        || !EVP_DigestUpdate(ctx, md, n)) die_nomem();
+  if (!EVP_DigestFinal_ex(ctx, c->digest, &n)) die_nomem();
+  EVP_MD_CTX_free(ctx);
+}
 
 static void cert_read(struct cert *c)
 {
@@ -18,6 +35,7 @@ static void cert_read(struct cert *c)
 
   c->mode = stat(c->path.s, &st) == 0 ? st.st_mode : 0;
   if (!servercert_read(c->path.s, &c->key, &c->leaf, &chain, &c->why)) return;
+  digest(c, chain);
   sk_X509_pop_free(chain, X509_free);
   c->why = servercert_problem(c->key, c->leaf, 0);
   x509_sans(c->leaf, &c->sans);

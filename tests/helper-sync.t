@@ -59,6 +59,15 @@ sni sync; ok $? "sync succeeds"
 is "$(snap)" "$before" "a no-change sync touches no file"
 is "$(cat "$O/reloads")" "" "a no-change sync reloads nothing"
 
+# a renewal names the same files, but Postfix (postmap -F) and Dovecot
+# copied their contents: the outputs change, and both servers reload
+make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test alpha.test
+sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
+is "$(cat "$O/reloads" | tr '\n' ' ')" "dovecot postfix " "a renewal under the same names reloads both servers"
+like "$(postmap -q mail.alpha.test "hash:$O/sni_map" | base64 -d 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null)" \
+  "$(fp_file "$T/a2.crt")" "the Postfix map holds the renewed certificate"
+: > "$O/reloads"
+
 sni remove mail.alpha.test
 is "$(cat "$O/reloads" | tr '\n' ' ')" "dovecot postfix " "remove syncs and reloads"
 is "$(grep -c 'alpha' "$O/sni.conf" "$O/sni_map" | tr '\n' ' ')" "$O/sni.conf:0 $O/sni_map:0 " "removed names leave both outputs"

@@ -8,9 +8,13 @@ HARNESS=$TOP/tests/smtpd-harness
 QMAIL_SNI=$TOP/qmail-sni/qmail-sni
 T=$(mktemp -d "${TMPDIR:-/tmp}/qmail-sni-test.XXXXXX")
 chmod 755 "$T"
-_n=0 _failed=0 _pids=""
+_n=0 _failed=0 _pids="" _on_exit=""
+
+# on_exit CMD: run CMD (a string) when the test ends, before the kills
+on_exit() { _on_exit="$1; $_on_exit"; }
 
 cleanup() {
+  eval "$_on_exit"
   for p in $_pids; do kill "$p" 2>/dev/null; done
   for p in $_pids; do wait "$p" 2>/dev/null; done
   [ -n "${KEEP:-}" ] || rm -rf "$T"
@@ -145,5 +149,91 @@ start_harness() {
   shift 2
   ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
   _pids="$_pids $!"
+  wait_port "$port"
+}
+
+# --- Dovecot and Postfix, private instances on loopback -------------------
+
+# start_dovecot DIR DEFAULTPEM INCLUDE PORT_IMAP PORT_IMAPS PORT_POP3S:
+# Dovecot from DIR/dovecot.conf, including INCLUDE, stopped on exit
+start_dovecot() {
+  local d=$1 def=$2 inc=$3
+  mkdir -p "$d"
+  cat > "$d/dovecot.conf" <<EOF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$def
+ssl_key = <$def
+ssl_dh = </usr/share/dovecot/dh.pem
+mail_location = maildir:$d/mail/%u
+passdb {
+  driver = static
+  args = password=test
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$d/home/%u
+}
+service imap-login {
+  inet_listener imap {
+    port = $4
+  }
+  inet_listener imaps {
+    port = $5
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 0
+  }
+  inet_listener pop3s {
+    port = $6
+    ssl = yes
+  }
+}
+!include $inc
+EOF
+  dovecot -c "$d/dovecot.conf" || bail "dovecot did not start: $(tail -3 "$d/dovecot.log" 2>/dev/null)"
+  on_exit "doveadm -c '$d/dovecot.conf' stop >/dev/null 2>&1"
+  wait_port "$4"; wait_port "$5"; wait_port "$6"
+}
+
+# start_postfix DIR DEFAULTPEM MAP PORT: a private Postfix instance with
+# config DIR/etc, smtpd on 127.0.0.1:PORT only, tls_server_sni_maps MAP
+# (TYPE:FILE); stopped, and the system main.cf restored, on exit
+start_postfix() {
+  local d=$1 def=$2 map=$3 port=$4 alt
+  mkdir -p "$d/etc" "$d/queue" "$d/data"
+  chown postfix "$d/data"
+  sed "s/^smtp      inet  n       -       y       -       -       smtpd\$/127.0.0.1:$port inet n - n - - smtpd/" \
+    /etc/postfix/master.cf > "$d/etc/master.cf"
+  grep -q "^127.0.0.1:$port inet" "$d/etc/master.cf" || bail "unexpected /etc/postfix/master.cf"
+  cat > "$d/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+maillog_file = $d/maillog
+maillog_file_prefixes = $d
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mail.host.test
+mydestination =
+multi_instance_name = postfix-qmail-sni-test
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $def
+tls_server_sni_maps = $map
+EOF
+  # Postfix starts a private instance only if the default main.cf names it
+  alt=$(postconf -h alternate_config_directories)
+  postconf -e "alternate_config_directories = ${alt:+$alt, }$d/etc"
+  on_exit "postfix -c '$d/etc' stop >/dev/null 2>&1; if [ -n '$alt' ]; then postconf -e 'alternate_config_directories = $alt'; else postconf -X alternate_config_directories; fi"
+  # start-up errors reach stderr only on a terminal
+  script -qc "postfix -c '$d/etc' start" /dev/null > "$d/start.out" 2>&1 ||
+    bail "postfix did not start: $(cat "$d/start.out")"
   wait_port "$port"
 }

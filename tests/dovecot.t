@@ -1,0 +1,50 @@
+#!/bin/bash
+# Dovecot, run from a private config that includes what qmail-sni sync
+# writes: doveconf accepts it, and probe over IMAP STARTTLS, IMAPS and
+# POP3S gets the right certificate for every name, also after a renewal.
+. "$(dirname "$0")/lib.sh"
+need dovecot doveconf doveadm
+make_ca
+Q=$T/q C=$T/q/control D=$T/dovecot
+mkdir -p "$Q" "$D"
+cat > "$T/qmail-sni.conf" <<CONF
+owner =
+group =
+dovecot_conf = $D/sni.conf
+dovecot_reload = doveadm -c $D/dovecot.conf reload
+CONF
+sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
+make_cert "$T/d" mail.host.test rsa 30 mail.host.test
+make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test imap.alpha.test alpha.test
+make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
+make_cert "$T/w" '*.gamma.test' ec 30 '*.gamma.test'
+# before Dovecot runs there is nothing to reload
+sni -s dovecot_reload= install --default mail.host.test "$T/d.key" "$T/d.crt"
+sni -s dovecot_reload= install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni -s dovecot_reload= install '*.gamma.test' "$T/w.key" "$T/w.crt"
+
+like "$(dovecot --version)" '^2\.3\.' "Dovecot 2.3 here; sync detected its syntax"
+like "$(cat "$D/sni.conf")" 'ssl_cert = <' "2.3 syntax written"
+PI=$(free_port) PIS=$(free_port) PPS=$(free_port)
+start_dovecot "$D" "$C/servercert.pem" "$D/sni.conf" "$PI" "$PIS" "$PPS"
+doveconf -c "$D/dovecot.conf" -n > "$T/doveconf.out" 2>&1; ok $? "doveconf accepts the config with the generated local_name blocks"
+is "$(grep -c '^local_name ' "$T/doveconf.out")" 5 "doveconf sees one local_name per name"
+
+for p in "$PI --starttls imap" "$PIS" "$PPS"; do
+  # shellcheck disable=SC2086
+  out=$(sni probe 127.0.0.1:$p); rc=$?
+  is "$rc" 0 "probe 127.0.0.1:$p: every name matches"
+  is "$(printf '%s\n' "$out" | grep -c ': ok: ')" 6 "probe 127.0.0.1:$p: 5 names and no SNI"
+done
+is "$(served "$PIS" tls y.x.gamma.test)" "$(fp_file "$T/d.crt")" "Dovecot's wildcard covers one label only too"
+
+# a new tenant and a renewal: sync rewrites sni.conf and reloads Dovecot
+sni install mail.beta.test "$T/b.key" "$T/b.crt"
+make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test imap.alpha.test alpha.test
+sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
+sleep 1
+for n in mail.beta.test imap.alpha.test; do
+  out=$(sni probe "127.0.0.1:$PIS" "$n"); ok $? "after install and reload, IMAPS serves $n its new certificate"
+done
+is "$(served "$PPS" tls imap.alpha.test)" "$(fp_file "$T/a2.crt")" "POP3S serves the renewed certificate"
+done_testing

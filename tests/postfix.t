@@ -1,0 +1,40 @@
+#!/bin/bash
+# Postfix, a private instance whose tls_server_sni_maps is what qmail-sni
+# sync built with postmap -F: probe over SMTP STARTTLS gets every name,
+# also after a renewal; the wildcard matches deeper names in Postfix.
+. "$(dirname "$0")/lib.sh"
+need postfix postmap postconf script
+make_ca
+Q=$T/q C=$T/q/control P=$T/postfix
+mkdir -p "$Q" "$P/etc"
+cat > "$T/qmail-sni.conf" <<CONF
+owner =
+group =
+postfix_map = $P/etc/sni_map
+postfix_type = hash
+postfix_reload = postfix -c $P/etc reload
+CONF
+sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
+make_cert "$T/d" mail.host.test rsa 30 mail.host.test
+make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
+make_cert "$T/w" '*.gamma.test' ec 30 '*.gamma.test'
+sni -s postfix_reload= install --default mail.host.test "$T/d.key" "$T/d.crt"
+sni -s postfix_reload= install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni -s postfix_reload= install '*.gamma.test' "$T/w.key" "$T/w.crt"
+[ -f "$P/etc/sni_map.db" ]; ok $? "sync built sni_map.db with postmap -F"
+
+PS=$(free_port)
+start_postfix "$P" "$C/servercert.pem" "hash:$P/etc/sni_map" "$PS"
+out=$(sni probe "127.0.0.1:$PS" --starttls smtp); rc=$?
+is "$rc" 0 "probe over SMTP STARTTLS: every name matches"
+is "$(printf '%s\n' "$out" | grep -c ': ok: ')" 6 "5 names and no SNI"
+is "$(served "$PS" smtp y.x.gamma.test)" "$(fp_file "$T/w.crt")" "Postfix's .gamma.test also covers deeper names, as documented"
+
+sni install mail.beta.test "$T/b.key" "$T/b.crt"
+make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
+sleep 1
+out=$(sni probe "127.0.0.1:$PS" --starttls smtp mail.beta.test smtp.alpha.test); ok $? "after install and reload, Postfix serves the new and the renewed certificate"
+is "$(served "$PS" smtp smtp.alpha.test)" "$(fp_file "$T/a2.crt")" "the renewed certificate, checked by fingerprint"
+done_testing
