@@ -1,0 +1,89 @@
+#!/bin/bash
+# dehydrated against pebble (a real ACME server) with HOOK=qmail-sni:
+# issuing a certificate with several names updates the tree, Dovecot's
+# and Postfix's outputs, and every server serves it; so does a renewal.
+. "$(dirname "$0")/lib.sh"
+need pebble dehydrated curl dovecot postfix
+make_ca
+Q=$T/q C=$T/q/control D=$T/dovecot P=$T/postfix
+mkdir -p "$Q" "$D" "$P/etc" "$T/dh/wellknown"
+export QMAILDIR=$Q QMAILSNI_CONF=$T/qmail-sni.conf
+cat > "$QMAILSNI_CONF" <<CONF
+owner =
+group =
+dovecot_conf = $D/sni.conf
+dovecot_reload = doveadm -c $D/dovecot.conf reload
+postfix_map = $P/etc/sni_map
+postfix_reload = postfix -c $P/etc reload
+CONF
+
+# pebble's own HTTPS certificate, from the test CA, for 127.0.0.1
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pb.key" \
+  -subj /CN=pebble -out "$T/pb.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$T/pb.ext"
+openssl x509 -req -in "$T/pb.csr" -CA "$T/ca/inter.pem" -CAkey "$T/ca/inter.key" -CAcreateserial \
+  -days 30 -extfile "$T/pb.ext" -out "$T/pb.crt" 2>/dev/null
+cat "$T/pb.crt" "$T/ca/inter.pem" > "$T/pb.full"
+A=$(free_port) M=$(free_port)
+cat > "$T/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$A", "managementListenAddress": "127.0.0.1:$M",
+ "certificate": "$T/pb.full", "privateKey": "$T/pb.key", "httpPort": $(free_port), "tlsPort": $(free_port),
+ "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+  background pebble -config "$T/pebble.json" -strict=false > "$T/pebble.log" 2>&1
+wait_port "$A"
+
+echo "mail.alpha.test smtp.alpha.test imap.alpha.test alpha.test" > "$T/dh/domains.txt"
+cat > "$T/dh/config" <<CONF
+CA="https://127.0.0.1:$A/dir"
+CHALLENGETYPE="http-01"
+BASEDIR="$T/dh"
+WELLKNOWN="$T/dh/wellknown"
+DOMAINS_TXT="$T/dh/domains.txt"
+HOOK="$QMAIL_SNI"
+CURL_OPTS="--cacert $T/ca/root.pem"
+CONF
+dehydrated -f "$T/dh/config" --register --accept-terms > "$T/dh/register.log" 2>&1
+ok $? "dehydrated registers with pebble"
+
+# the servers, with a default certificate from before
+make_cert "$T/d" mail.host.test rsa 30 mail.host.test
+"$QMAIL_SNI" -s dovecot_reload= -s postfix_reload= install --default mail.host.test "$T/d.key" "$T/d.crt"
+PQ=$(free_port); start_harness "$Q" "$PQ"
+PI=$(free_port) PIS=$(free_port) PPS=$(free_port)
+start_dovecot "$D" "$C/servercert.pem" "$D/sni.conf" "$PI" "$PIS" "$PPS"
+PP=$(free_port); start_postfix "$P" "$C/servercert.pem" "hash:$P/etc/sni_map" "$PP"
+
+dehydrated -f "$T/dh/config" -c > "$T/dh/issue.log" 2>&1
+ok $? "dehydrated issues a certificate for four names, calling qmail-sni as its hook"
+live=$T/dh/certs/mail.alpha.test/cert.pem
+is "$(fp_file "$C/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$live")" "the tree holds the issued certificate"
+is "$(cd "$C/servercerts" && for n in smtp.alpha.test imap.alpha.test alpha.test; do readlink "$n"; done | sort -u)" \
+   mail.alpha.test "the other names link to it"
+is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/d.crt")" "the default stays"
+is "$(grep -c 'alpha.test' "$D/sni.conf")" 12 "Dovecot output: a block per name (3 lines each)"
+is "$(grep -c 'alpha.test ' "$P/etc/sni_map")" 4 "Postfix map: a line per name"
+sleep 1
+probe_all() { # probe_all WHAT: every server, every name
+  local p
+  for p in "$PQ --starttls smtp" "$PI --starttls imap" "$PIS" "$PPS" "$PP --starttls smtp"; do
+    # shellcheck disable=SC2086
+    out=$("$QMAIL_SNI" probe 127.0.0.1:$p); rc=$?
+    is "$rc:$(printf '%s\n' "$out" | grep -c ': ok: ')" "0:6" "$1: probe 127.0.0.1:$p: 5 names and no SNI match"
+  done
+}
+probe_all "issued"
+first=$(fp_file "$live")
+
+dehydrated -f "$T/dh/config" -c --force > "$T/dh/renew.log" 2>&1
+ok $? "dehydrated renews"
+isnt "$(fp_file "$live")" "$first" "a new certificate was issued"
+is "$(fp_file "$C/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$live")" "the tree holds the renewed certificate"
+sleep 1
+probe_all "renewed"
+for p in "$PQ smtp" "$PIS tls" "$PP smtp"; do
+  # shellcheck disable=SC2086
+  is "$(served ${p% *} ${p#* } imap.alpha.test)" "$(fp_file "$live")" "port ${p% *} serves the renewed certificate"
+done
+done_testing
