@@ -14,7 +14,11 @@ int cmd_lookup(struct qsni *q, int argc, char **argv)
 
   if (argc != 2) usage();
   r = sni_name_canon(name, argv[1], strlen(argv[1]));
-  if (r == SNI_BAD) die(EXIT_PERM, "fatal: bad name: ", argv[1]);
+  if (r == SNI_BAD) {
+    stralloc shown = {0};
+    printable(&shown, argv[1]);
+    die(EXIT_PERM, "fatal: bad name: ", shown.s);
+  }
   if (!servercerts_lookup(path, q->control, r == SNI_OK ? name : 0))
     die(EXIT_PERM, "fatal: path too long: ", q->control);
   buffer_puts(buffer_1, path);

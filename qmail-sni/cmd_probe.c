@@ -163,6 +163,10 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
   if (!colon) usage();
   hp.s[colon] = 0;
   host = hp.s; port = hp.s + colon + 1;
+  if (host[0] == '[' && colon > 1 && host[colon - 1] == ']') { /* [::1]:465 */
+    hp.s[colon - 1] = 0;
+    ++host;
+  }
   if (a + 1 < argc + 1 && a < argc && !strcmp(argv[a], "--starttls")) {
     if (a + 1 >= argc) usage();
     proto = argv[a + 1];

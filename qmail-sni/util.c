@@ -3,7 +3,6 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
-#include <fmt.h>
 
 #include "qmail-sni.h"
 
@@ -21,16 +20,15 @@ void str0(stralloc *sa, const char *s)
 /* admin- or peer-supplied text for a terminal or a log: printable ASCII */
 void printable(stralloc *out, const char *s)
 {
-  char hex[3];
+  static const char hex[] = "0123456789abcdef";
   if (!stralloc_copys(out, "")) die_nomem();
   for (; *s; ++s) {
     unsigned char c = (unsigned char)*s;
+    char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
     if (c >= 32 && c < 127 && c != '\\') {
       if (!stralloc_append(out, (const char *)&c)) die_nomem();
-      continue;
     }
-    hex[fmt_xlong(hex, c | 0x100) - 1] = 0; /* two digits */
-    if (!stralloc_cats(out, "\\x") || !stralloc_catb(out, hex + 1, 2)) die_nomem();
+    else if (!stralloc_catb(out, esc, 4)) die_nomem();
   }
   if (!stralloc_0(out)) die_nomem();
 }

@@ -62,7 +62,7 @@ for bad in 'a}b.test' 'a"b.test' $'a\nb.test' 'a;b.test' '../x' 'a/b'; do
   is "$rc" 100 "install refuses name $(printf '%q' "$bad")"
 done
 out=$(sni install $'evil\n.test' "$T/a.key" "$T/a.crt" 2>&1)
-is "$(printf '%s' "$out" | wc -l)" 0 "a newline in a name is shown escaped, on one line"
+is "$out" 'qmail-sni: fatal: bad name: evil\x0a.test' "a newline in a name is shown escaped, on one line"
 out=$(sni probe 127.0.0.1:1 'x}y' 2>&1); is "$?" 100 "probe refuses a bad name"
 out=$(sni remove '../servercerts' 2>&1); is "$?" 100 "remove refuses a bad name"
 out=$(sni -s 'default=a}b' list 2>&1); is "$?" 100 "a bad default name in the settings is refused"
