@@ -29,8 +29,9 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/config.o qmail-sni/tree.o \
 	qmail-sni/cmd_install.o qmail-sni/cmd_deploy.o qmail-sni/cmd_remove.o \
 	qmail-sni/cmd_lookup.o qmail-sni/cmd_list.o qmail-sni/cmd_check.o \
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
-	qmail-sni/cmd_probe.o qmail-sni/tls_sni.o
-TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client
+	qmail-sni/cmd_probe.o qmail-sni/starttls.o qmail-sni/tls_sni.o
+TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
+	tests/atomic-reader
 
 .PHONY: all check check-qmail demo install clean FORCE
 
@@ -48,7 +49,13 @@ tests/canon-test: tests/canon-test.o qmail-sni/tls_sni.o
 tests/sni-client: tests/sni-client.o qmail-sni/tls_sni.o
 	$(CC) $(LDFLAGS) -o $@ tests/sni-client.o qmail-sni/tls_sni.o $(SSL_LIBS)
 
-%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h .build-flags
+tests/tls-load: tests/tls-load.o qmail-sni/starttls.o
+	$(CC) $(LDFLAGS) -o $@ tests/tls-load.o qmail-sni/starttls.o $(SSL_LIBS)
+
+tests/atomic-reader: tests/atomic-reader.o qmail-sni/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/atomic-reader.o qmail-sni/tls_sni.o $(SSL_LIBS)
+
+%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h qmail-sni/starttls.h .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # rebuild everything when the flags change, e.g. for SANITIZE=1

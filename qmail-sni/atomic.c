@@ -1,7 +1,10 @@
 /* atomic.c: replace files and links so that a reader sees the old one or
  * the new one, never half: temporary file in the same directory, fsync,
  * rename, fsync the directory. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,4 +117,27 @@ int file_same(const char *path, const char *data, size_t len)
   }
   close(fd);
   return r == 0 && at == len;
+}
+
+/* remove temporary files in dir left by a writer that was killed: those
+ * named .NAME.tmp.PID.N whose PID no longer runs */
+void tmp_sweep(const char *dir)
+{
+  stralloc p = {0};
+  struct dirent *d;
+  DIR *dh = opendir(dir);
+  while (dh && (d = readdir(dh))) {
+    const char *t = strstr(d->d_name, ".tmp.");
+    long pid;
+    char *end;
+    if (d->d_name[0] != '.' || !t) continue;
+    pid = strtol(t + 5, &end, 10);
+    if (pid <= 0 || *end != '.' || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    if (!stralloc_copys(&p, dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, d->d_name)
+        || !stralloc_0(&p)) die_nomem();
+    unlink(p.s);
+  }
+  if (dh) closedir(dh);
+  stralloc_free(&p);
 }

@@ -148,6 +148,10 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   if (atomic_write(path.s, mem->data, mem->length, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
 
+  path.len -= sizeof "/servercert.pem";
+  if (!stralloc_0(&path)) die_nomem();
+  tmp_sweep(path.s);
+  tmp_sweep(q->servercerts);
   link_sans(q, name, sans.s, sans.len);
   links_prune(q, name, sans.s, sans.len);
 

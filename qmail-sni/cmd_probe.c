@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "qmail-sni.h"
+#include "starttls.h"
 
 #define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
 
@@ -38,42 +39,13 @@ static int fd_connect(void)
   return fd;
 }
 
-/* read lines until one starts with want (and is not a continuation) */
-static int expect(int fd, const char *want)
-{
-  char line[1024];
-  size_t n = 0, wl = strlen(want);
-  char c;
-  for (;;) {
-    if (read(fd, &c, 1) != 1) return 0;
-    if (c != '\n') { if (n < sizeof line - 1) line[n++] = c; continue; }
-    line[n] = 0;
-    if (!strncmp(line, want, wl) && (!proto || strcmp(proto, "smtp") || line[wl] != '-')) return 1;
-    if (proto && !strcmp(proto, "smtp") && line[0] != want[0]) return 0;
-    n = 0;
-  }
-}
-
-static int say(int fd, const char *s) { return write(fd, s, strlen(s)) == (ssize_t)strlen(s); }
-
-static int starttls(int fd)
-{
-  if (!proto) return 1;
-  if (!strcmp(proto, "smtp"))
-    return expect(fd, "220") && say(fd, "EHLO qmail-sni-probe\r\n") && expect(fd, "250")
-        && say(fd, "STARTTLS\r\n") && expect(fd, "220");
-  if (!strcmp(proto, "imap"))
-    return expect(fd, "* OK") && say(fd, "a STARTTLS\r\n") && expect(fd, "a OK");
-  return expect(fd, "+OK") && say(fd, "STLS\r\n") && expect(fd, "+OK");
-}
-
 /* the leaf served for sni (0: none), or 0 */
 static X509 *served(SSL_CTX *ctx, const char *sni)
 {
   X509 *x = 0;
   SSL *ssl;
   int fd = fd_connect();
-  if (!starttls(fd)) { close(fd); return 0; }
+  if (!starttls(fd, proto)) { close(fd); return 0; }
   ssl = SSL_new(ctx);
   if (!ssl) die_nomem();
   SSL_set_fd(ssl, fd);

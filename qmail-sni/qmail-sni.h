@@ -78,6 +78,7 @@ int atomic_write(const char *path, const char *data, size_t len,
                  unsigned mode, uid_t uid, gid_t gid, const char **step);
 int atomic_symlink(const char *target, const char *path);
 int file_same(const char *path, const char *data, size_t len);
+void tmp_sweep(const char *dir);
 
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
