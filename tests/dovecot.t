@@ -27,7 +27,8 @@ like "$(dovecot --version)" '^2\.3\.' "Dovecot 2.3 here; sync detected its synta
 like "$(cat "$D/sni.conf")" 'ssl_cert = <' "2.3 syntax written"
 PI=$(free_port) PIS=$(free_port) PPS=$(free_port)
 start_dovecot "$D" "$C/servercert.pem" "$D/sni.conf" "$PI" "$PIS" "$PPS"
-doveconf -c "$D/dovecot.conf" -n > "$T/doveconf.out" 2>&1; ok $? "doveconf accepts the config with the generated local_name blocks"
+# -x opens every "<file" too, which plain -n does not
+doveconf -c "$D/dovecot.conf" -x -n > "$T/doveconf.out" 2>&1; ok $? "doveconf -x accepts the config with the generated local_name blocks"
 is "$(grep -c '^local_name ' "$T/doveconf.out")" 5 "doveconf sees one local_name per name"
 
 for p in "$PI --starttls imap" "$PIS" "$PPS"; do

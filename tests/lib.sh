@@ -169,6 +169,7 @@ ssl = yes
 ssl_cert = <$def
 ssl_key = <$def
 ssl_dh = </usr/share/dovecot/dh.pem
+stats_writer_socket_path =
 mail_location = maildir:$d/mail/%u
 passdb {
   driver = static
@@ -199,7 +200,8 @@ service pop3-login {
 !include $inc
 EOF
   dovecot -c "$d/dovecot.conf" || bail "dovecot did not start: $(tail -3 "$d/dovecot.log" 2>/dev/null)"
-  on_exit "doveadm -c '$d/dovecot.conf' stop >/dev/null 2>&1"
+  # doveadm stop polls slowly: signal the master and wait for it
+  on_exit "kill \$(cat '$d/run/master.pid') 2>/dev/null; for _ in \$(seq 50); do [ -e '$d/run/master.pid' ] || break; sleep 0.1; done"
   wait_port "$4"; wait_port "$5"; wait_port "$6"
 }
 

@@ -23,14 +23,27 @@
 #include "tls_sni.h"
 
 static SSL *ssl;
+static char outbuf[1024];
+static size_t outlen;
+
+/* one write per reply, as qmail's substdio does: several small writes
+ * would meet Nagle's algorithm and a delayed ACK on every session */
+static void flush(void)
+{
+  if (!outlen) return;
+  if (ssl) {
+    if (SSL_write(ssl, outbuf, (int)outlen) <= 0) _exit(111);
+  }
+  else if (write(1, outbuf, outlen) != (ssize_t)outlen) _exit(111);
+  outlen = 0;
+}
 
 static void put(const char *s)
 {
   size_t len = strlen(s);
-  if (ssl) {
-    if (SSL_write(ssl, s, (int)len) <= 0) _exit(111);
-  }
-  else if (write(1, s, len) != (ssize_t)len) _exit(111);
+  if (outlen + len > sizeof outbuf) flush();
+  memcpy(outbuf + outlen, s, len);
+  outlen += len;
 }
 
 /* one line without CRLF, or exit on EOF */
@@ -84,6 +97,7 @@ static int tls_start(int smtps)
     SSL_CTX_free(ctx);
     if (smtps) die_tls("missing certificate");
     put("454 TLS missing certificate (#4.3.0)\r\n");
+    flush();
     return 0;
   }
   ssl = SSL_new(ctx);
@@ -95,6 +109,7 @@ static int tls_start(int smtps)
     SSL *s = ssl;
     ssl = 0;
     put("220 ready for tls\r\n");
+    flush();
     ssl = s;
   }
   if (SSL_accept(ssl) != 1) die_tls("handshake");
@@ -111,6 +126,7 @@ int main(void)
   if (getenv("SMTPS")) tls_start(1);
   put("220 harness ESMTP\r\n");
   for (;;) {
+    flush();
     getline_crlf(cmd, sizeof cmd);
     if (!strncasecmp(cmd, "ehlo", 4)) {
       put("250-harness\r\n");
@@ -123,6 +139,7 @@ int main(void)
     else if (!strcasecmp(cmd, "starttls") && !ssl) tls_start(0);
     else if (!strcasecmp(cmd, "quit")) {
       put("221 harness\r\n");
+      flush();
       break;
     }
     else put("502 unimplemented (#5.5.1)\r\n");
