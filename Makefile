@@ -33,7 +33,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/config.o qmail-sni/tree.o \
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
-.PHONY: all check check-qmail demo install clean FORCE
+.PHONY: all check check-qmail bench demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -55,6 +55,9 @@ tests/tls-load: tests/tls-load.o qmail-sni/starttls.o
 tests/atomic-reader: tests/atomic-reader.o qmail-sni/tls_sni.o
 	$(CC) $(LDFLAGS) -o $@ tests/atomic-reader.o qmail-sni/tls_sni.o $(SSL_LIBS)
 
+bench/mktree: bench/mktree.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ bench/mktree.c $(SSL_LIBS)
+
 %.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h qmail-sni/starttls.h .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -75,6 +78,10 @@ check-qmail: all
 	  exit 100; fi
 	QMAIL_SRC="$(QMAIL_SRC)" prove -v tests/qmail/check-qmail.t
 
+# side by side with a baseline, one line per figure; QMAIL_SRC adds qmail-smtpd
+bench: all $(TEST_BINS) bench/mktree
+	QMAIL_SRC="$(QMAIL_SRC)" bash bench/run
+
 demo: all
 	bash scripts/demo
 
@@ -84,4 +91,4 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) .build-flags
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree .build-flags

@@ -105,6 +105,31 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
   return SNI_DEFAULT;
 }
 
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#include <openssl/decoder.h>
+/* Building an OpenSSL 3 decoder context costs ten times decoding one key
+ * with it, so keep one: the helper reads thousands of keys. */
+static EVP_PKEY *decoded;
+static OSSL_DECODER_CTX *decoder;
+
+static EVP_PKEY *key_from_der(const unsigned char *p, long len)
+{
+  size_t left = (size_t)len;
+  EVP_PKEY *key;
+  if (!decoder)
+    decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "DER", 0, 0, EVP_PKEY_KEYPAIR, 0, 0);
+  if (!decoder || !OSSL_DECODER_from_data(decoder, &p, &left)) return 0;
+  key = decoded;
+  decoded = 0;
+  return key;
+}
+#else
+static EVP_PKEY *key_from_der(const unsigned char *p, long len)
+{
+  return d2i_AutoPrivateKey(0, &p, len);
+}
+#endif
+
 static int is_key_block(const char *name)
 {
   return !strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY")
@@ -135,7 +160,7 @@ static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
         why = "private key is encrypted";
       else if (!is_key_block(name))
         why = "private key must come first";
-      else if (!(*key = d2i_AutoPrivateKey(0, &p, len)))
+      else if (!(*key = key_from_der(p, len)))
         why = "unreadable private key";
     }
     else if (!strcmp(name, "CERTIFICATE")) {
