@@ -82,6 +82,15 @@ sni remove mail.alpha.test
 sni dovecot --dir "$O/conf.d" --syntax 2.3
 is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.host.test.conf " "--dir: files for gone names removed, files it did not write kept"
 
+# directories made by hand with hostile names never reach either output
+for bad in 'evil}.test' 'q"uote.test' 'semi;colon.test' $'new\nline.test' 'UPPER.test'; do
+  mkdir -p "$S/$bad"; cp "$T/a.pem" "$S/$bad/servercert.pem"
+done
+sni sync
+for f in "$O/sni.conf" "$O/sni_map"; do
+  is "$(grep -cE 'evil|uote|colon|line\.test|UPPER' "$f")" 0 "no hostile directory name reaches $(basename "$f")"
+done
+
 # no outputs configured: sync does nothing and succeeds
 out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
 
