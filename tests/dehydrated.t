@@ -4,6 +4,7 @@
 # and Postfix's outputs, and every server serves it; so does a renewal.
 . "$(dirname "$0")/lib.sh"
 need pebble dehydrated curl dovecot postfix
+need_root "a private Postfix instance"
 make_ca
 Q=$T/q C=$T/q/control D=$T/dovecot P=$T/postfix
 mkdir -p "$Q" "$D" "$P/etc" "$T/dh/wellknown"

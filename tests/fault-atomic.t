@@ -56,7 +56,9 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=128k tmpf
   like "$out" '^qmail-sni: fatal: unable to (write|create|fsync) .*servercert\.pem: No space left on device$' "full filesystem: says what failed and why"
   is "$(fp_file "$F/control/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$T/a.crt")" "full filesystem: the old file is intact"
   is "$(ls -A "$F/control/servercerts/mail.alpha.test")" "servercert.pem" "full filesystem: no temporary file left"
+elif [ -n "${QMAIL_SNI_TEST_ALL:-}" ]; then
+  ok 1 "a small tmpfs could not be mounted for the full-filesystem test"
 else
-  ok 1 "a tmpfs could not be mounted: the full-filesystem test needs root"
+  skip "full filesystem: mounting a small tmpfs needs root"
 fi
 done_testing

@@ -4,6 +4,7 @@
 # also after a renewal; the wildcard matches deeper names in Postfix.
 . "$(dirname "$0")/lib.sh"
 need postfix postmap postconf script
+need_root "a private Postfix instance"
 make_ca
 Q=$T/q C=$T/q/control P=$T/postfix
 mkdir -p "$Q" "$P/etc"
