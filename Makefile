@@ -33,7 +33,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/config.o qmail-sni/tree.o \
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
-.PHONY: all check check-qmail bench demo install clean FORCE
+.PHONY: all check check-qmail bench fuzz demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -78,6 +78,18 @@ check-qmail: all
 	  exit 100; fi
 	QMAIL_SRC="$(QMAIL_SRC)" prove -v tests/qmail/check-qmail.t
 
+# libFuzzer (clang, ASan, UBSan): FUZZ_SECONDS per target
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Iqmail-sni $(SSL_CFLAGS)
+
+fuzz/canon: fuzz/canon.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/canon.c qmail-sni/tls_sni.c $(SSL_LIBS)
+
+fuzz: fuzz/canon
+	mkdir -p fuzz/work/canon
+	fuzz/canon -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/canon fuzz/corpus/canon
+
 # side by side with a baseline, one line per figure; QMAIL_SRC adds qmail-smtpd
 bench: all $(TEST_BINS) bench/mktree
 	QMAIL_SRC="$(QMAIL_SRC)" bash bench/run
@@ -91,4 +103,5 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree .build-flags
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree fuzz/canon .build-flags
+	rm -rf fuzz/work
