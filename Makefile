@@ -86,9 +86,15 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Iqmail-sni $(SSL_CFLAGS
 fuzz/canon: fuzz/canon.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/canon.c qmail-sni/tls_sni.c $(SSL_LIBS)
 
-fuzz: fuzz/canon
+fuzz/servercert: fuzz/servercert.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/servercert.c qmail-sni/tls_sni.c $(SSL_LIBS)
+
+# seeds with real keys are made here, never committed
+fuzz: fuzz/canon fuzz/servercert
+	bash fuzz/seed-keys fuzz/work/servercert
 	mkdir -p fuzz/work/canon
 	fuzz/canon -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/canon fuzz/corpus/canon
+	fuzz/servercert -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/servercert fuzz/corpus/servercert
 
 # side by side with a baseline, one line per figure; QMAIL_SRC adds qmail-smtpd
 bench: all $(TEST_BINS) bench/mktree
@@ -103,5 +109,5 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree fuzz/canon .build-flags
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree fuzz/canon fuzz/servercert .build-flags
 	rm -rf fuzz/work
