@@ -49,6 +49,22 @@ static void bad(const char *where, const char *what, const char *value)
   die(EXIT_PERM, "fatal: ", where, ": ", what, ": ", p.s);
 }
 
+/* a user or group by name or number: its id, -1 for empty, -2 unknown */
+static long account(const char *value, int group)
+{
+  unsigned long n;
+  if (!*value) return -1;
+  if (!value[scan_ulong(value, &n)]) return (long)n;
+  if (group) {
+    struct group *gr = getgrnam(value);
+    return gr ? (long)gr->gr_gid : -2;
+  }
+  {
+    struct passwd *pw = getpwnam(value);
+    return pw ? (long)pw->pw_uid : -2;
+  }
+}
+
 /* setting is KEY=VALUE, spaces around = allowed; kept, not copied */
 void config_set(struct config *cf, const char *setting, const char *where)
 {
@@ -68,20 +84,14 @@ void config_set(struct config *cf, const char *setting, const char *where)
   for (end = value + strlen(value); end > value && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
 
   if (!strcmp(key, "owner")) {
-    struct passwd *pw;
-    unsigned long u;
-    if (!*value) cf->uid = (uid_t)-1;
-    else if (value[scan_ulong(value, &u)] == 0) cf->uid = (uid_t)u;
-    else if ((pw = getpwnam(value))) cf->uid = pw->pw_uid;
-    else bad(where, "unknown user", value);
+    long id = account(value, 0);
+    if (id == -2) bad(where, "unknown user", value);
+    cf->uid = (uid_t)id;
   }
   else if (!strcmp(key, "group")) {
-    struct group *gr;
-    unsigned long g;
-    if (!*value) cf->gid = (gid_t)-1;
-    else if (value[scan_ulong(value, &g)] == 0) cf->gid = (gid_t)g;
-    else if ((gr = getgrnam(value))) cf->gid = gr->gr_gid;
-    else bad(where, "unknown group", value);
+    long id = account(value, 1);
+    if (id == -2) bad(where, "unknown group", value);
+    cf->gid = (gid_t)id;
   }
   else if (!strcmp(key, "mode")) {
     unsigned long m;
