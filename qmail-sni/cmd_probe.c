@@ -139,7 +139,7 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
     hp.s[colon - 1] = 0;
     ++host;
   }
-  if (a + 1 < argc + 1 && a < argc && !strcmp(argv[a], "--starttls")) {
+  if (a < argc && !strcmp(argv[a], "--starttls")) {
     if (a + 1 >= argc) usage();
     proto = argv[a + 1];
     if (strcmp(proto, "smtp") && strcmp(proto, "imap") && strcmp(proto, "pop3")) usage();

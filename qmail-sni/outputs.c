@@ -45,12 +45,6 @@ static void block(stralloc *out, const char *name, const char *path, const char 
   cats(out, "}\n");
 }
 
-/* names the default certificate carries that no tenant directory has */
-static int default_only(struct tree *t, const char *name)
-{
-  return !tree_find(t, name);
-}
-
 static struct cert *the_default(struct tree *t)
 {
   return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].leaf ? &t->c[t->len - 1] : 0;
@@ -68,7 +62,7 @@ static void each_name(struct tree *t, void (*fn)(struct cert *, const char *, vo
   for (wild = 1; d && wild >= 0; --wild)
     for (i = 0; i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
-      if ((s[0] == '*') == wild && default_only(t, s)) fn(d, s, arg);
+      if ((s[0] == '*') == wild && !tree_find(t, s)) fn(d, s, arg); /* not a tenant's */
     }
 }
 
@@ -204,13 +198,12 @@ static int ours(const char *path)
   return n == (ssize_t)sizeof first && !memcmp(first, HEADER, sizeof first);
 }
 
-/* is name served, i.e. would each_name give it */
-struct wanted { const char *name; int found; };
-static void match(struct cert *c, const char *name, void *arg)
+/* would each_name give name: a usable tenant's, or the default's own */
+static int served(struct tree *t, const char *name)
 {
-  struct wanted *w = arg;
-  (void)c;
-  if (!strcmp(name, w->name)) w->found = 1;
+  struct cert *c = tree_find(t, name), *d = the_default(t);
+  if (c) return c->leaf && !c->why;
+  return d && x509_covers(d->sans.s, d->sans.len, name) == 2;
 }
 
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
@@ -227,7 +220,6 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
   if (!dh) diesys(EXIT_TEMP, "fatal: unable to read ", dir);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
-    struct wanted w;
     size_t len = strlen(d->d_name);
     if (len <= pl + sl || strncmp(d->d_name, DIR_PREFIX, pl)
         || strcmp(d->d_name + len - sl, DIR_SUFFIX)) continue;
@@ -235,9 +227,7 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
     if (len > SNI_NAME_MAX) continue;
     memcpy(name, d->d_name + pl, len);
     name[len] = 0;
-    w.name = name; w.found = 0;
-    each_name(t, match, &w);
-    if (w.found) continue;
+    if (served(t, name)) continue;
     if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
         || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
     if (!ours(p.path.s)) continue;

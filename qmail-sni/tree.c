@@ -139,12 +139,14 @@ void tree_free(struct tree *t)
   memset(t, 0, sizeof *t);
 }
 
+/* the tree is sorted by order(): a binary search, since check and the
+ * outputs look up every SAN of every certificate */
 struct cert *tree_find(struct tree *t, const char *name)
 {
-  size_t i;
-  for (i = 0; i < t->len; ++i)
-    if (!t->c[i].is_default && !strcmp(t->c[i].name, name)) return &t->c[i];
-  return 0;
+  static struct cert key;
+  if (strlen(name) > SNI_NAME_MAX || !t->len) return 0;
+  strcpy(key.name, name);
+  return bsearch(&key, t->c, t->len, sizeof *t->c, order);
 }
 
 int cert_covers(const struct cert *c, const char *name)
