@@ -86,7 +86,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     else if (!strcmp(argv[a], "--prometheus") && a + 1 < argc) prom = argv[++a];
     else usage();
   }
-  tree_load(&t, q, 1);
+  tree_load(&t, q, TREE_DEFAULT);
   for (i = 0; i < t.bad.len; i += strlen(t.bad.s + i) + 1) {
     printable(&shown, t.bad.s + i);
     problem(q->servercerts, "/", shown.s, " is not a canonical name: qmail-smtpd never looks it up");

@@ -22,7 +22,7 @@ int cmd_dovecot(struct qsni *q, int argc, char **argv)
   if (file && dir) usage();
   if (syntax && strcmp(syntax, "2.3") && strcmp(syntax, "2.4")) usage();
   if (!syntax) syntax = *q->cf.dovecot_syntax ? q->cf.dovecot_syntax : dovecot_syntax_detect();
-  tree_load(&t, q, 1);
+  tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (dir) dovecot_write_dir(&t, dir, syntax);
   else {
     dovecot_render(&t, syntax, &text);

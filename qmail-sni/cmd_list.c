@@ -41,7 +41,7 @@ int cmd_list(struct qsni *q, int argc, char **argv)
 
   if (argc == 2 && !strcmp(argv[1], "--json")) json = 1;
   else if (argc != 1) usage();
-  tree_load(&t, q, 1);
+  tree_load(&t, q, TREE_DEFAULT);
   if (json) put("[");
   else put("name\tfile\tprimary\tsans\tissuer\tnot_after\tdays_left\n");
   for (i = 0; i < t.len; ++i) {

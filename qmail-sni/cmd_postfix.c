@@ -19,7 +19,7 @@ int cmd_postfix(struct qsni *q, int argc, char **argv)
     else usage();
   }
   if (strcmp(type, "hash") && strcmp(type, "lmdb") && strcmp(type, "cdb")) usage();
-  tree_load(&t, q, 1);
+  tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (file) postfix_write(&t, file, type);
   else {
     postfix_render(&t, &text);

@@ -26,7 +26,7 @@ int sync_outputs(struct qsni *q, int *changed)
 
   *changed = 0;
   if (!*cf->dovecot_conf && !*cf->dovecot_dir && !*cf->postfix_map) return 0;
-  tree_load(&t, q, 1);
+  tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (*cf->dovecot_conf || *cf->dovecot_dir) {
     syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
     if (*cf->dovecot_conf) {

@@ -47,7 +47,7 @@ static void block(stralloc *out, const char *name, const char *path, const char 
 
 static struct cert *the_default(struct tree *t)
 {
-  return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].leaf ? &t->c[t->len - 1] : 0;
+  return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].read ? &t->c[t->len - 1] : 0;
 }
 
 /* calls fn for every name served, wildcards first: usable tenants, then
@@ -58,7 +58,7 @@ static void each_name(struct tree *t, void (*fn)(struct cert *, const char *, vo
   size_t i;
   int wild;
   for (i = 0; i < t->len; ++i)
-    if (!t->c[i].is_default && t->c[i].leaf && !t->c[i].why) fn(&t->c[i], t->c[i].name, arg);
+    if (!t->c[i].is_default && t->c[i].read && !t->c[i].why) fn(&t->c[i], t->c[i].name, arg);
   for (wild = 1; d && wild >= 0; --wild)
     for (i = 0; i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
@@ -202,7 +202,7 @@ static int ours(const char *path)
 static int served(struct tree *t, const char *name)
 {
   struct cert *c = tree_find(t, name), *d = the_default(t);
-  if (c) return c->leaf && !c->why;
+  if (c) return c->read && !c->why;
   return d && x509_covers(d->sans.s, d->sans.len, name) == 2;
 }
 

@@ -3,7 +3,9 @@
 #define QMAIL_SNI_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <stralloc.h>
 #include <openssl/x509.h>
 
@@ -38,6 +40,9 @@ struct qsni {
   struct config cf;
 };
 
+#define STAMP_MAX 160 /* 8 hex numbers and colons */
+#define CACHE_FILE ".qmail-sni.cache" /* in servercerts/: a dot name is no name */
+
 /* tree.c: one model of the certificate tree, shared by every command */
 struct cert {
   char name[SNI_NAME_MAX + 1];    /* directory name, canonical pattern */
@@ -46,29 +51,50 @@ struct cert {
   int is_default;                 /* control/servercert.pem */
   const char *why;                /* unusable: why, else 0 */
   stralloc path;                  /* servercert.pem through name */
-  X509 *leaf;                     /* 0 if unusable */
-  EVP_PKEY *key;
+  int read;                       /* the file parsed: sans and digest hold */
+  X509 *leaf;                     /* 0 if unread, or taken from the cache */
+  EVP_PKEY *pkey;                 /* the private key, with leaf */
   mode_t mode;                    /* of the file */
+  struct timespec ctime;          /* of the file */
+  char stamp[STAMP_MAX];          /* device, inode, size, times, mode; or "" */
   stralloc sans;                  /* canonical SAN patterns, \0 after each */
   unsigned char digest[32];       /* SHA-256 over leaf and chain */
 };
 
 struct tree {
   struct cert *c;
-  size_t len;
+  size_t len, cap;
   size_t bad_names; /* entries under servercerts/ that are no name */
   stralloc bad;     /* their names, \0 after each */
 };
 
-void tree_load(struct tree *t, struct qsni *q, int with_default);
+#define TREE_DEFAULT 1 /* include control/servercert.pem */
+#define TREE_CACHED 2  /* sans and digest may come from the cache: no leaf */
+void tree_load(struct tree *t, struct qsni *q, int flags);
 void tree_free(struct tree *t);
 int cert_covers(const struct cert *c, const char *name);
 struct cert *tree_find(struct tree *t, const char *name);
+
+/* cache.c: what reading each file found, so unchanged files are not read */
+struct cache {
+  const char *file;
+  stralloc old, new;
+  struct cache_line *lines; /* old, sorted by path */
+  size_t len;
+  struct timespec recent;   /* files changed since then are not cached */
+};
+void cache_load(struct cache *k, const char *file);
+void cache_parse(struct cache *k);
+void cache_stamp(char key[STAMP_MAX], const struct stat *st);
+int cache_get(struct cache *k, struct cert *c);
+void cache_save(struct cache *k, struct tree *t);
+void cache_free(struct cache *k);
 
 /* x509.c: what the helper reads from certificates */
 int x509_sans(X509 *x, stralloc *out);
 int x509_covers(const char *sans, size_t len, const char *name);
 long x509_days_left(X509 *x, long *not_after);
+int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);
 void x509_cn(X509 *x, stralloc *out);

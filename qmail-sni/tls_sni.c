@@ -107,26 +107,73 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 #include <openssl/decoder.h>
+#include <openssl/provider.h>
 /* Building an OpenSSL 3 decoder context costs ten times decoding one key
- * with it, so keep one: the helper reads thousands of keys. */
-static EVP_PKEY *decoded;
-static OSSL_DECODER_CTX *decoder;
+ * with it, so keep one per kind: the helper reads thousands of keys. */
+struct decoder { OSSL_DECODER_CTX *ctx; EVP_PKEY *out; };
+
+static EVP_PKEY *decode(struct decoder *d, const char *structure, int selection,
+                        const unsigned char *p, size_t len)
+{
+  EVP_PKEY *key;
+  if (!d->ctx)
+    d->ctx = OSSL_DECODER_CTX_new_for_pkey(&d->out, "DER", structure, 0, selection, 0, 0);
+  if (!d->ctx || !OSSL_DECODER_from_data(d->ctx, &p, &len)) return 0;
+  key = d->out;
+  d->out = 0;
+  return key;
+}
 
 static EVP_PKEY *key_from_der(const unsigned char *p, long len)
 {
-  size_t left = (size_t)len;
-  EVP_PKEY *key;
-  if (!decoder)
-    decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "DER", 0, 0, EVP_PKEY_KEYPAIR, 0, 0);
-  if (!decoder || !OSSL_DECODER_from_data(decoder, &p, &left)) return 0;
-  key = decoded;
-  decoded = 0;
-  return key;
+  static struct decoder d;
+  return decode(&d, 0, EVP_PKEY_KEYPAIR, p, (size_t)len);
+}
+
+/* A library context with no providers: d2i_X509 in it leaves the
+ * public key raw instead of building a decoder for it (lazy reads). */
+static X509 *cert_from_der(const unsigned char *p, long len, int lazy)
+{
+  static OSSL_LIB_CTX *bare;
+  X509 *x = 0;
+  if (lazy) {
+    if (!bare && (!(bare = OSSL_LIB_CTX_new()) || !OSSL_PROVIDER_load(bare, "null")))
+      return 0;
+    if (!(x = X509_new_ex(bare, 0))) return 0;
+  }
+  return d2i_X509(&x, &p, len);
+}
+
+/* 1 if key is the leaf's, decoding a lazily read public key here */
+static int key_matches(X509 *leaf, EVP_PKEY *key)
+{
+  static struct decoder d;
+  unsigned char *der = 0;
+  EVP_PKEY *pub;
+  int n, r;
+  if (X509_get0_pubkey(leaf)) return X509_check_private_key(leaf, key);
+  n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der);
+  pub = n > 0 ? decode(&d, "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY, der, (size_t)n) : 0;
+  r = pub && EVP_PKEY_eq(pub, key) == 1;
+  EVP_PKEY_free(pub);
+  OPENSSL_free(der);
+  return r;
 }
 #else
 static EVP_PKEY *key_from_der(const unsigned char *p, long len)
 {
   return d2i_AutoPrivateKey(0, &p, len);
+}
+
+static X509 *cert_from_der(const unsigned char *p, long len, int lazy)
+{
+  (void)lazy; /* before OpenSSL 3, a key decodes cheaply */
+  return d2i_X509(0, &p, len);
+}
+
+static int key_matches(X509 *leaf, EVP_PKEY *key)
+{
+  return X509_check_private_key(leaf, key);
 }
 #endif
 
@@ -144,7 +191,7 @@ static int ends_with(const char *s, const char *end)
 
 /* Parse key first, then leaf, then chain. Returns 0 or a reason. */
 static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
-                             STACK_OF(X509) *chain)
+                             STACK_OF(X509) *chain, int lazy)
 {
   char *name, *header;
   unsigned char *data;
@@ -164,7 +211,7 @@ static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
         why = "unreadable private key";
     }
     else if (!strcmp(name, "CERTIFICATE")) {
-      X509 *x = d2i_X509(0, &p, len);
+      X509 *x = cert_from_der(p, len, lazy);
       if (!x) why = "unreadable certificate";
       else if (!*leaf) *leaf = x;
       else if (!sk_X509_push(chain, x)) { X509_free(x); why = "out of memory"; }
@@ -208,8 +255,8 @@ static char *slurp(const char *path, size_t *len, const char **why)
   return buf;
 }
 
-int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
-                    STACK_OF(X509) **chain, const char **why)
+static int read_pem(const char *path, EVP_PKEY **key, X509 **leaf,
+                    STACK_OF(X509) **chain, const char **why, int lazy)
 {
   BIO *bio = 0;
   size_t len = 0;
@@ -220,7 +267,7 @@ int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
   buf = slurp(path, &len, why);
   if (buf) {
     if (!*chain || !(bio = BIO_new_mem_buf(buf, (int)len))) *why = "out of memory";
-    else *why = parse_pem(bio, key, leaf, *chain);
+    else *why = parse_pem(bio, key, leaf, *chain, lazy);
   }
   BIO_free(bio);
   free(buf);
@@ -233,10 +280,22 @@ int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
   return *why == 0;
 }
 
+int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
+                    STACK_OF(X509) **chain, const char **why)
+{
+  return read_pem(path, key, leaf, chain, why, 0);
+}
+
+int servercert_read_lazy(const char *path, EVP_PKEY **key, X509 **leaf,
+                         STACK_OF(X509) **chain, const char **why)
+{
+  return read_pem(path, key, leaf, chain, why, 1);
+}
+
 const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates)
 {
   const char *why = 0;
-  if (!X509_check_private_key(leaf, key)) why = "key does not match certificate";
+  if (!key_matches(leaf, key)) why = "key does not match certificate";
   else if (check_dates && X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     why = "certificate expired";
   else if (check_dates && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)

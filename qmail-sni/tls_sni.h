@@ -46,6 +46,12 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
                     STACK_OF(X509) **chain, const char **why);
 
+/* As servercert_read, for a reader of many files: the certificates'
+ * public keys stay undecoded, which OpenSSL 3 makes most of the cost.
+ * servercert_problem works on them, SSL_use_cert_and_key does not. */
+int servercert_read_lazy(const char *path, EVP_PKEY **key, X509 **leaf,
+                         STACK_OF(X509) **chain, const char **why);
+
 /* Why the server would refuse a key and leaf it has read, or 0:
  * a mismatch, or with check_dates an expired or not yet valid leaf. */
 const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates);

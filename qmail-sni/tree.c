@@ -16,36 +16,45 @@
  * copy file contents at reload, so a changed file must change output */
 static void digest(struct cert *c, STACK_OF(X509) *chain)
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned char md[32];
   unsigned int n;
   int i;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), 0)) die_nomem();
   for (i = -1; i < sk_X509_num(chain); ++i)
-    if (!X509_digest(i < 0 ? c->leaf : sk_X509_value(chain, i), EVP_sha256(), md, &n)
-        || !EVP_DigestUpdate(ctx, md, n)) die_nomem();
+    if (!x509_sha256(i < 0 ? c->leaf : sk_X509_value(chain, i), md)
+        || !EVP_DigestUpdate(ctx, md, sizeof md)) die_nomem();
   if (!EVP_DigestFinal_ex(ctx, c->digest, &n)) die_nomem();
   EVP_MD_CTX_free(ctx);
 }
 
-static void cert_read(struct cert *c)
+static void cert_read(struct cert *c, struct cache *k)
 {
   STACK_OF(X509) *chain;
   struct stat st;
 
-  c->mode = stat(c->path.s, &st) == 0 ? st.st_mode : 0;
-  if (!servercert_read(c->path.s, &c->key, &c->leaf, &chain, &c->why)) return;
+  if (stat(c->path.s, &st) == 0) {
+    c->mode = st.st_mode;
+    c->ctime = st.st_ctim;
+    cache_stamp(c->stamp, &st);
+    if (k && cache_get(k, c)) { c->read = 1; return; }
+  }
+  if (!servercert_read_lazy(c->path.s, &c->pkey, &c->leaf, &chain, &c->why)) return;
+  c->read = 1;
   digest(c, chain);
   sk_X509_pop_free(chain, X509_free);
-  c->why = servercert_problem(c->key, c->leaf, 0);
+  c->why = servercert_problem(c->pkey, c->leaf, 0);
   x509_sans(c->leaf, &c->sans);
 }
 
 static struct cert *add(struct tree *t)
 {
-  struct cert *c = realloc(t->c, (t->len + 1) * sizeof *t->c);
-  if (!c) die_nomem();
-  t->c = c;
+  struct cert *c;
+  if (t->len == t->cap) {
+    t->cap = t->cap ? 2 * t->cap : 64;
+    if (!(c = realloc(t->c, t->cap * sizeof *t->c))) die_nomem();
+    t->c = c;
+  }
   c = &t->c[t->len++];
   memset(c, 0, sizeof *c);
   return c;
@@ -60,7 +69,7 @@ static int order(const void *a, const void *b)
   return strcmp(x->name, y->name);
 }
 
-static void entry(struct tree *t, struct qsni *q, const char *d)
+static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d, int type)
 {
   char name[SNI_NAME_MAX + 1], target[SNI_NAME_MAX + 2];
   struct cert *c;
@@ -78,7 +87,7 @@ static void entry(struct tree *t, struct qsni *q, const char *d)
   strcpy(c->primary, name);
   if (!stralloc_copys(&dir, q->servercerts) || !stralloc_cats(&dir, "/")
       || !stralloc_cats(&dir, name) || !stralloc_0(&dir)) die_nomem();
-  if (lstat(dir.s, &st) == 0 && S_ISLNK(st.st_mode)) {
+  if (type == DT_LNK || (type == DT_UNKNOWN && lstat(dir.s, &st) == 0 && S_ISLNK(st.st_mode))) {
     c->is_link = 1;
     n = readlink(dir.s, target, sizeof target - 1);
     if (n > 0) {
@@ -93,36 +102,46 @@ static void entry(struct tree *t, struct qsni *q, const char *d)
   if (!stralloc_cats(&dir, "/servercert.pem")) die_nomem();
   c->path = dir;
   if (!stralloc_0(&c->path)) die_nomem();
-  cert_read(c);
+  cert_read(c, k);
 }
 
-void tree_load(struct tree *t, struct qsni *q, int with_default)
+void tree_load(struct tree *t, struct qsni *q, int flags)
 {
   DIR *dir;
   struct dirent *d;
+  struct cache cache, *k = 0;
+  stralloc file = {0};
 
   memset(t, 0, sizeof *t);
+  if (flags & TREE_CACHED) {
+    if (!stralloc_copys(&file, q->servercerts) || !stralloc_cats(&file, "/" CACHE_FILE)
+        || !stralloc_0(&file)) die_nomem();
+    cache_load(k = &cache, file.s);
+  }
   dir = opendir(q->servercerts);
   if (!dir && errno != ENOENT) {
     buffer_flush(buffer_1);
     diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   }
   while (dir && (errno = 0, d = readdir(dir)))
-    if (d->d_name[0] != '.') entry(t, q, d->d_name);
+    if (d->d_name[0] != '.') entry(t, q, k, d->d_name, d->d_type);
   if (dir && errno) {
     buffer_flush(buffer_1);
     diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   }
   if (dir) closedir(dir);
-  if (with_default) {
+  if (flags & TREE_DEFAULT) {
     struct cert *c = add(t);
     c->is_default = 1;
     if (!stralloc_copys(&c->path, q->control) || !stralloc_cats(&c->path, "/servercert.pem")
         || !stralloc_0(&c->path)) die_nomem();
-    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c);
+    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c, k);
     else c->why = "missing";
   }
   qsort(t->c, t->len, sizeof *t->c, order);
+  if (k && dir) cache_save(k, t);
+  else if (k) cache_free(k);
+  stralloc_free(&file);
 }
 
 void tree_free(struct tree *t)
@@ -130,7 +149,7 @@ void tree_free(struct tree *t)
   size_t i;
   for (i = 0; i < t->len; ++i) {
     X509_free(t->c[i].leaf);
-    EVP_PKEY_free(t->c[i].key);
+    EVP_PKEY_free(t->c[i].pkey);
     stralloc_free(&t->c[i].path);
     stralloc_free(&t->c[i].sans);
   }
@@ -151,5 +170,5 @@ struct cert *tree_find(struct tree *t, const char *name)
 
 int cert_covers(const struct cert *c, const char *name)
 {
-  return c->leaf && x509_covers(c->sans.s, c->sans.len, name);
+  return x509_covers(c->sans.s, c->sans.len, name);
 }

@@ -53,13 +53,25 @@ long x509_days_left(X509 *x, long *not_after)
   return days - (secs < 0 ? 1 : 0);
 }
 
-/* SHA-256 of the DER, as AA:BB:..., the way openssl x509 -fingerprint shows it */
+/* SHA-256 of the DER. Not X509_digest: that fetches the digest in the
+ * certificate's library context, which a lazy read left empty. */
+int x509_sha256(X509 *x, unsigned char md[32])
+{
+  unsigned char *der = 0;
+  unsigned int n = 0;
+  int len = i2d_X509(x, &der);
+  int ok = len > 0 && EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), 0) && n == 32;
+  OPENSSL_free(der);
+  return ok;
+}
+
+/* SHA-256 as AA:BB:..., the way openssl x509 -fingerprint shows it */
 int x509_fingerprint(X509 *x, char out[97])
 {
   static const char hex[] = "0123456789ABCDEF";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n, i;
-  if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32) return 0;
+  unsigned char md[32];
+  unsigned int n = 32, i;
+  if (!x509_sha256(x, md)) return 0;
   for (i = 0; i < n; ++i) {
     out[3 * i] = hex[md[i] >> 4];
     out[3 * i + 1] = hex[md[i] & 15];
