@@ -24,7 +24,7 @@ endif
 
 ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
 
-HELPER_OBJS = qmail-sni/main.o qmail-sni/cache.o qmail-sni/config.o qmail-sni/tree.o \
+HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/config.o qmail-sni/tree.o \
 	qmail-sni/x509.o qmail-sni/atomic.o qmail-sni/outputs.o qmail-sni/util.o \
 	qmail-sni/cmd_install.o qmail-sni/cmd_deploy.o qmail-sni/cmd_remove.o \
 	qmail-sni/cmd_lookup.o qmail-sni/cmd_list.o qmail-sni/cmd_check.o \
@@ -89,12 +89,20 @@ fuzz/canon: fuzz/canon.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
 fuzz/servercert: fuzz/servercert.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/servercert.c qmail-sni/tls_sni.c $(SSL_LIBS)
 
+# the helper's parsers, linked with the whole helper (its main renamed)
+FUZZ_HELPER = fuzz/config fuzz/bundle fuzz/cache fuzz/hookargs
+HELPER_SRCS = $(HELPER_OBJS:.o=.c)
+$(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h qmail-sni/tls_sni.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS)
+
 # seeds with real keys are made here, never committed
-fuzz: fuzz/canon fuzz/servercert
-	bash fuzz/seed-keys fuzz/work/servercert
-	mkdir -p fuzz/work/canon
-	fuzz/canon -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/canon fuzz/corpus/canon
-	fuzz/servercert -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/servercert fuzz/corpus/servercert
+FUZZ_TARGETS = canon servercert config bundle cache hookargs
+fuzz: $(addprefix fuzz/,$(FUZZ_TARGETS))
+	bash fuzz/seed-keys fuzz/work/servercert fuzz/work/bundle
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/work/$$t && \
+	  fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/work/$$t fuzz/corpus/$$t || exit 1; \
+	done
 
 # side by side with a baseline, one line per figure; QMAIL_SRC adds qmail-smtpd
 bench: all $(TEST_BINS) bench/mktree
@@ -109,5 +117,5 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree fuzz/canon fuzz/servercert .build-flags
+	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree $(addprefix fuzz/,$(FUZZ_TARGETS)) .build-flags
 	rm -rf fuzz/work

@@ -40,7 +40,7 @@ void cache_parse(struct cache *k)
     k->lines[k->len].path = path + 1;
     k->lines[k->len++].s = s;
   }
-  qsort(k->lines, k->len, sizeof *k->lines, by_path);
+  if (k->len) qsort(k->lines, k->len, sizeof *k->lines, by_path);
 }
 
 void cache_load(struct cache *k, const char *file)

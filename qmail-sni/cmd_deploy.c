@@ -34,9 +34,26 @@ static int deploy(struct qsni *q, const char *name, const char *key, const char 
   return r;
 }
 
+/* deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE ...: 0, or why not
+ * (later arguments are dehydrated's to add) */
+const char *deploy_args(int argc, char **argv)
+{
+  char name[SNI_NAME_MAX + 1];
+  if (argc < 5) return "too few arguments";
+  if (sni_pattern_canon(name, argv[1], strlen(argv[1])) != SNI_OK) return "bad name";
+  if (!*argv[2] || !*argv[4]) return "empty file name";
+  return 0;
+}
+
 int cmd_deploy_cert(struct qsni *q, int argc, char **argv)
 {
-  if (argc < 5) usage();
+  const char *why = deploy_args(argc, argv);
+  stralloc shown = {0};
+  if (why && !strcmp(why, "too few arguments")) usage();
+  if (why) {
+    printable(&shown, argv[1]);
+    die(EXIT_PERM, "fatal: deploy_cert ", shown.s, ": ", why);
+  }
   return deploy(q, argv[1], argv[2], argv[4]);
 }
 

@@ -9,30 +9,16 @@
 #include <buffer.h>
 #include <errmsg.h>
 #include <openreadclose.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
-static int no_password(char *buf, int size, int rw, void *u)
+static void read_file(const char *path, stralloc *text)
 {
-  (void)buf; (void)size; (void)rw; (void)u;
-  return 0;
-}
-
-static BIO *read_file(const char *path)
-{
-  stralloc text = {0};
-  BIO *bio;
-  switch (openreadclose(path, &text, 8192)) {
+  switch (openreadclose(path, text, 8192)) {
     case 1: break;
     case 0: errno = ENOENT; /* fall through */
     default: diesys(EXIT_TEMP, "fatal: unable to read ", path);
   }
-  bio = BIO_new(BIO_s_mem());
-  if (!bio || BIO_write(bio, text.s, (int)text.len) != (int)text.len) die_nomem();
-  stralloc_free(&text);
-  return bio;
 }
 
 static void mkdir_p(const char *dir)
@@ -96,11 +82,8 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
                  const char *chainfile, int as_default)
 {
   char name[SNI_NAME_MAX + 1];
-  stralloc sans = {0}, path = {0}, shown = {0};
-  EVP_PKEY *key;
-  X509 *leaf, *x;
-  BIO *bio, *out;
-  BUF_MEM *mem;
+  stralloc sans = {0}, path = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0};
+  X509 *leaf;
   const char *step, *why;
   struct stat st;
 
@@ -108,34 +91,22 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     printable(&shown, name_in);
     die(EXIT_PERM, "fatal: bad name: ", shown.s);
   }
-
-  bio = read_file(keyfile);
-  key = PEM_read_bio_PrivateKey(bio, 0, no_password, 0);
-  BIO_free(bio);
-  if (!key) die(EXIT_PERM, "fatal: unable to read a private key from ", keyfile, ": not an unencrypted PEM key");
-
-  bio = read_file(chainfile);
-  out = BIO_new(BIO_s_mem());
-  if (!out) die_nomem();
-  if (!PEM_write_bio_PrivateKey(out, key, 0, 0, 0, 0, 0)) die_nomem();
-  leaf = PEM_read_bio_X509(bio, 0, no_password, 0);
-  for (x = leaf; x; x = PEM_read_bio_X509(bio, 0, no_password, 0)) {
-    if (!PEM_write_bio_X509(out, x)) die_nomem();
-    if (x != leaf) X509_free(x);
+  read_file(keyfile, &keytext);
+  read_file(chainfile, &chaintext);
+  switch (bundle_make(keytext.s, keytext.len, chaintext.s, chaintext.len, &pem, &leaf, &why)) {
+    case BUNDLE_OK: break;
+    case BUNDLE_MEMORY: die_nomem(); break;
+    case BUNDLE_KEY: die(EXIT_PERM, "fatal: unable to read a private key from ", keyfile, ": ", why);
+    case BUNDLE_CHAIN: die(EXIT_PERM, "fatal: no certificate in ", chainfile);
+    default: die(EXIT_PERM, "fatal: refusing ", name, ": ", keyfile, ": ", why, " in ", chainfile);
   }
-  BIO_free(bio);
-  ERR_clear_error();
-  if (!leaf) die(EXIT_PERM, "fatal: no certificate in ", chainfile);
-
-  if ((why = servercert_problem(key, leaf, 0)))
-    die(EXIT_PERM, "fatal: refusing ", name, ": ", keyfile, ": ", why, " in ", chainfile);
+  stralloc_free(&keytext); stralloc_free(&chaintext);
   x509_sans(leaf, &sans);
   if (x509_covers(sans.s, sans.len, name) != 2 && (name[0] == '*' || !x509_covers(sans.s, sans.len, name)))
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " does not cover ", name);
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " has expired");
 
-  BIO_get_mem_ptr(out, &mem);
   mkdir_p(q->control);
   mkdir_p(q->servercerts);
   if (!stralloc_copys(&path, q->servercerts) || !stralloc_cats(&path, "/")
@@ -145,7 +116,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   mkdir_p(path.s);
   --path.len;
   if (!stralloc_cats(&path, "/servercert.pem") || !stralloc_0(&path)) die_nomem();
-  if (atomic_write(path.s, mem->data, mem->length, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
+  if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
 
   path.len -= sizeof "/servercert.pem";
@@ -158,13 +129,11 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   if (as_default) {
     if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
         || !stralloc_0(&path)) die_nomem();
-    if (atomic_write(path.s, mem->data, mem->length, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
+    if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
       diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
   }
-  BIO_free(out);
-  EVP_PKEY_free(key);
   X509_free(leaf);
-  stralloc_free(&sans); stralloc_free(&path);
+  stralloc_free(&sans); stralloc_free(&path); stralloc_free(&pem);
   return 0;
 }
 

@@ -3,6 +3,7 @@
  * no Dovecot or Postfix output. */
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <buffer.h>
@@ -65,70 +66,100 @@ static long account(const char *value, int group)
   }
 }
 
-/* setting is KEY=VALUE, spaces around = allowed; kept, not copied */
-void config_set(struct config *cf, const char *setting, const char *where)
+/* setting is KEY=VALUE, spaces around = allowed. Returns 0, or why
+ * not, with the offending part in *value. cf keeps a copy of setting,
+ * which its values point into, until config_free. */
+const char *config_setting(struct config *cf, const char *setting, const char **value)
 {
-  static stralloc keep[64];
-  static size_t kept;
-  char *key, *value, *end;
+  char *key, *v, *end, name[SNI_NAME_MAX + 1];
   size_t eq = str_chr(setting, '=');
 
-  if (!setting[eq]) bad(where, "not KEY = VALUE", setting);
-  if (kept == sizeof keep / sizeof keep[0]) bad(where, "too many settings", setting);
-  str0(&keep[kept], setting);
-  key = keep[kept++].s;
+  *value = "";
+  if (cf->kept == sizeof cf->keep / sizeof cf->keep[0]) return "too many settings";
+  if (!(key = strdup(setting))) die_nomem();
+  cf->keep[cf->kept++] = key;
+  *value = key;
+  if (!key[eq]) return "not KEY = VALUE";
   key[eq] = 0;
-  value = key + eq + 1;
+  v = key + eq + 1;
   for (end = key + eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
-  while (*value == ' ' || *value == '\t') ++value;
-  for (end = value + strlen(value); end > value && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
+  while (*v == ' ' || *v == '\t') ++v;
+  for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
+  *value = v;
 
-  if (!strcmp(key, "owner")) {
-    long id = account(value, 0);
-    if (id == -2) bad(where, "unknown user", value);
-    cf->uid = (uid_t)id;
-  }
-  else if (!strcmp(key, "group")) {
-    long id = account(value, 1);
-    if (id == -2) bad(where, "unknown group", value);
-    cf->gid = (gid_t)id;
+  if (!strcmp(key, "owner") || !strcmp(key, "group")) {
+    long id = account(v, key[0] == 'g');
+    if (id == -2) return key[0] == 'g' ? "unknown group" : "unknown user";
+    if (key[0] == 'g') cf->gid = (gid_t)id; else cf->uid = (uid_t)id;
   }
   else if (!strcmp(key, "mode")) {
     unsigned long m;
-    if (!*value || value[scan_8long(value, &m)] || m > 0777) bad(where, "bad mode", value);
-    if (m & 0007) bad(where, "a key file must not be world-accessible", value);
+    if (!*v || v[scan_8long(v, &m)] || m > 0777) return "bad mode";
+    if (m & 0007) return "a key file must not be world-accessible";
     cf->mode = (unsigned)m;
   }
   else if (!strcmp(key, "default")) {
-    char name[SNI_NAME_MAX + 1];
-    if (*value && sni_pattern_canon(name, value, strlen(value)) != SNI_OK)
-      bad(where, "bad name", value);
-    if (*value) { str0(&keep[kept - 1], name); value = keep[kept - 1].s; }
-    cf->default_name = value;
+    if (*v && sni_pattern_canon(name, v, strlen(v)) != SNI_OK) return "bad name";
+    if (*v) strcpy(v, name); /* canonical is never longer */
+    cf->default_name = v;
   }
-  else if (!strcmp(key, "dovecot_conf")) cf->dovecot_conf = value;
-  else if (!strcmp(key, "dovecot_dir")) cf->dovecot_dir = value;
+  else if (!strcmp(key, "dovecot_conf")) cf->dovecot_conf = v;
+  else if (!strcmp(key, "dovecot_dir")) cf->dovecot_dir = v;
   else if (!strcmp(key, "dovecot_syntax")) {
-    if (*value && strcmp(value, "2.3") && strcmp(value, "2.4")) bad(where, "dovecot_syntax must be 2.3 or 2.4", value);
-    cf->dovecot_syntax = value;
+    if (*v && strcmp(v, "2.3") && strcmp(v, "2.4")) return "dovecot_syntax must be 2.3 or 2.4";
+    cf->dovecot_syntax = v;
   }
-  else if (!strcmp(key, "postfix_map")) cf->postfix_map = value;
+  else if (!strcmp(key, "postfix_map")) cf->postfix_map = v;
   else if (!strcmp(key, "postfix_type")) {
-    if (strcmp(value, "hash") && strcmp(value, "lmdb") && strcmp(value, "cdb"))
-      bad(where, "postfix_type must be hash, lmdb or cdb", value);
-    cf->postfix_type = value;
+    if (strcmp(v, "hash") && strcmp(v, "lmdb") && strcmp(v, "cdb"))
+      return "postfix_type must be hash, lmdb or cdb";
+    cf->postfix_type = v;
   }
-  else if (!strcmp(key, "dovecot_reload")) cf->dovecot_reload = value;
-  else if (!strcmp(key, "postfix_reload")) cf->postfix_reload = value;
-  else bad(where, "unknown setting", key);
+  else if (!strcmp(key, "dovecot_reload")) cf->dovecot_reload = v;
+  else if (!strcmp(key, "postfix_reload")) cf->postfix_reload = v;
+  else { *value = key; return "unknown setting"; }
+  return 0;
+}
+
+/* the text of a settings file: 0, or why not, at *lineno */
+const char *config_text(struct config *cf, const char *text, size_t len,
+                        unsigned long *lineno, const char **value)
+{
+  stralloc line = {0};
+  const char *why = 0;
+  size_t i, start = 0;
+
+  *lineno = 0;
+  for (i = 0; !why && i <= len; ++i) {
+    const char *s;
+    if (i < len && text[i] != '\n') continue;
+    ++*lineno;
+    if (!stralloc_copyb(&line, text + start, i - start) || !stralloc_0(&line)) die_nomem();
+    start = i + 1;
+    for (s = line.s; *s == ' ' || *s == '\t'; ++s) ;
+    if (*s && *s != '#') why = config_setting(cf, s, value);
+  }
+  stralloc_free(&line);
+  return why;
+}
+
+void config_set(struct config *cf, const char *setting, const char *where)
+{
+  const char *value, *why = config_setting(cf, setting, &value);
+  if (why) bad(where, why, value);
+}
+
+void config_free(struct config *cf)
+{
+  while (cf->kept) free(cf->keep[--cf->kept]);
 }
 
 void config_read(struct config *cf, const char *path, int must_exist)
 {
-  stralloc text = {0}, where = {0}, line = {0};
+  stralloc text = {0}, where = {0};
   char num[FMT_ULONG];
-  size_t i, start = 0;
-  unsigned long lineno = 0;
+  unsigned long lineno;
+  const char *why, *value;
 
   switch (openreadclose(path, &text, 4096)) {
     case 1: break;
@@ -140,20 +171,11 @@ void config_read(struct config *cf, const char *path, int must_exist)
       buffer_flush(buffer_1);
       diesys(EXIT_TEMP, "fatal: unable to read ", path);
   }
-  for (i = 0; i <= text.len; ++i) {
-    if (i < text.len && text.s[i] != '\n') continue;
-    ++lineno;
-    if (!stralloc_copyb(&line, text.s + start, i - start) || !stralloc_0(&line)) die_nomem();
-    start = i + 1;
-    {
-      char *s = line.s;
-      while (*s == ' ' || *s == '\t') ++s;
-      if (!*s || *s == '#') continue;
-      num[fmt_ulong(num, lineno)] = 0;
-      if (!stralloc_copys(&where, path) || !stralloc_cats(&where, " line ")
-          || !stralloc_cats(&where, num) || !stralloc_0(&where)) die_nomem();
-      config_set(cf, s, where.s);
-    }
+  if ((why = config_text(cf, text.s, text.len, &lineno, &value))) {
+    num[fmt_ulong(num, lineno)] = 0;
+    if (!stralloc_copys(&where, path) || !stralloc_cats(&where, " line ")
+        || !stralloc_cats(&where, num) || !stralloc_0(&where)) die_nomem();
+    bad(where.s, why, value);
   }
-  stralloc_free(&text); stralloc_free(&line); stralloc_free(&where);
+  stralloc_free(&text);
 }

@@ -42,6 +42,16 @@ void usage(void)
       "  probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]");
 }
 
+/* the command named word: its index, COMMAND_HOOK for a dehydrated
+ * handler that is not ours (nothing to do), or COMMAND_NONE */
+int command_find(const char *word)
+{
+  int i;
+  for (i = 0; i < (int)(sizeof commands / sizeof commands[0]); ++i)
+    if (!strcmp(word, commands[i].name)) return i;
+  return strchr(word, '_') ? COMMAND_HOOK : COMMAND_NONE;
+}
+
 static const char *catpath(const char *a, const char *b)
 {
   stralloc s = {0};
@@ -55,7 +65,7 @@ int main(int argc, char **argv)
   const char *conf = getenv("QMAILSNI_CONF");
   const char *sets[32];
   size_t i, nsets = 0;
-  int conf_given = 0;
+  int conf_given = 0, cmd;
 
   errmsg_iam("qmail-sni");
   q.qmaildir = getenv("QMAILDIR");
@@ -72,12 +82,8 @@ int main(int argc, char **argv)
   if (argc < 1 || !*q.qmaildir) usage();
 
   /* dehydrated calls every handler; those not ours need nothing done */
-  for (i = 0; i < sizeof commands / sizeof commands[0]; ++i)
-    if (!strcmp(argv[0], commands[i].name)) break;
-  if (i == sizeof commands / sizeof commands[0]) {
-    if (strchr(argv[0], '_')) return 0;
-    usage();
-  }
+  if ((cmd = command_find(argv[0])) == COMMAND_HOOK) return 0;
+  if (cmd == COMMAND_NONE) usage();
 
   config_defaults(&q.cf);
   config_read(&q.cf, conf, conf_given);
@@ -85,7 +91,5 @@ int main(int argc, char **argv)
   q.control = catpath(q.qmaildir, "/control");
   q.servercerts = catpath(q.control, "/servercerts");
   OPENSSL_init_ssl(0, 0);
-  for (i = 0; i < sizeof commands / sizeof commands[0]; ++i)
-    if (!strcmp(argv[0], commands[i].name)) break;
-  return commands[i].fn(&q, argc, argv);
+  return commands[cmd].fn(&q, argc, argv);
 }

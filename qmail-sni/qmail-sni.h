@@ -27,11 +27,17 @@ struct config {
   const char *postfix_type;   /* hash, lmdb or cdb */
   const char *dovecot_reload; /* run after a Dovecot output changed */
   const char *postfix_reload; /* run after the Postfix map changed */
+  char *keep[64];             /* copies of the settings, for the values */
+  size_t kept;
 };
 
 void config_defaults(struct config *cf);
 void config_read(struct config *cf, const char *path, int must_exist);
 void config_set(struct config *cf, const char *setting, const char *where);
+const char *config_setting(struct config *cf, const char *setting, const char **value);
+const char *config_text(struct config *cf, const char *text, size_t len,
+                        unsigned long *lineno, const char **value);
+void config_free(struct config *cf);
 
 struct qsni {
   const char *qmaildir;    /* -d, $QMAILDIR or /var/qmail */
@@ -124,6 +130,12 @@ int sync_outputs(struct qsni *q, int *changed);
 
 typedef int (*qsni_cmd)(struct qsni *q, int argc, char **argv);
 
+/* main.c */
+#define COMMAND_HOOK -1 /* a dehydrated handler with nothing to do */
+#define COMMAND_NONE -2
+int command_find(const char *word);
+const char *deploy_args(int argc, char **argv);
+
 int cmd_lookup(struct qsni *q, int argc, char **argv);
 int cmd_install(struct qsni *q, int argc, char **argv);
 int cmd_deploy_cert(struct qsni *q, int argc, char **argv);
@@ -135,6 +147,16 @@ int cmd_dovecot(struct qsni *q, int argc, char **argv);
 int cmd_postfix(struct qsni *q, int argc, char **argv);
 int cmd_sync(struct qsni *q, int argc, char **argv);
 int cmd_probe(struct qsni *q, int argc, char **argv);
+
+/* bundle.c: key and chain texts into one servercert.pem */
+#define BUNDLE_OK 0
+#define BUNDLE_MEMORY 1
+#define BUNDLE_SIZE 2  /* more than the server reads */
+#define BUNDLE_KEY 3   /* no unencrypted PEM key */
+#define BUNDLE_CHAIN 4 /* no certificate */
+#define BUNDLE_MATCH 5 /* the key is not the leaf's */
+int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
+                size_t chainlen, stralloc *out, X509 **leaf, const char **why);
 
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,

@@ -21,7 +21,6 @@
 
 #include "tls_sni.h"
 
-#define SERVERCERT_MAX (1024 * 1024) /* key plus any sane chain */
 #define LOG_MAX 1024
 
 static int canon(char *out, const char *in, size_t len, int pattern)

@@ -40,6 +40,9 @@ int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
 int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
                        const char *name);
 
+/* the largest servercert.pem read: a key plus any sane chain */
+#define SERVERCERT_MAX (1024 * 1024)
+
 /* Read key (first), leaf and chain from one PEM file, exactly as the
  * server does. Returns 1, or 0 with a short reason in *why. On success
  * the caller frees *key, *leaf and *chain (sk_X509_pop_free). */
