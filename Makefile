@@ -65,8 +65,10 @@ bench/mktree: bench/mktree.c
 .build-flags: FORCE
 	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' > $@
 
+# a hung test fails after TEST_TIMEOUT seconds, it and all it started
+TEST_TIMEOUT = 600
 check: all $(TEST_BINS)
-	prove tests/
+	prove --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/
 
 # a qmail tree with the TLS patch, e.g. netqmail 1.06 + TLS 20190517
 check-qmail: all
@@ -76,7 +78,7 @@ check-qmail: all
 	  echo "  (netqmail 1.06 + TLS 20190517 or notqmail 1.09 + TLS 20231230)."; \
 	  echo "  It is copied, never changed. Needs root for qmail-remote's tests."; \
 	  exit 100; fi
-	QMAIL_SRC="$(QMAIL_SRC)" prove -v tests/qmail/check-qmail.t
+	QMAIL_SRC="$(QMAIL_SRC)" prove -v --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/qmail/check-qmail.t
 
 # libFuzzer (clang, ASan, UBSan): FUZZ_SECONDS per target
 FUZZ_CC = clang

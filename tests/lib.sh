@@ -148,11 +148,14 @@ served() {
 
 # --- the harness ----------------------------------------------------------
 
-# start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR
+# start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR.
+# -b: a client may reconnect before tcpserver has reaped the child it
+# replaces; with the default backlog of 20 the kernel drops the
+# handshake's last ACK and the client waits forever for a greeting.
 start_harness() {
   local dir=$1 port=$2
   shift 2
-  ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
+  ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 -b 400 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
   _pids="$_pids $!"
   wait_port "$port"
 }

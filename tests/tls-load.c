@@ -6,7 +6,7 @@
  * flight at once (one process each), runs PROTO's STARTTLS dialogue
  * ("smtp", "imap", "pop3", or "tls" for implicit TLS), handshakes with
  * SNI NAME (cycled; "-" sends none) and closes. Prints one line per
- * session, "NAME FINGERPRINT" (or "NAME failed"), unless -q; then a
+ * session, "NAME FINGERPRINT" (or "NAME failed STAGE"), unless -q; then a
  * summary line: "sessions N failed F seconds S per_second R". */
 #define _POSIX_C_SOURCE 200809L
 
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,14 +36,21 @@ static int session(SSL_CTX *ctx, int port, const char *proto, const char *name, 
   SSL *ssl;
   int fd, ok = 0;
 
-  snprintf(out, size, "%s failed\n", name);
+  snprintf(out, size, "%s failed connect\n", name);
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
   sa.sin_port = htons((unsigned short)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd != -1) { /* fail, not hang, when the server never answers */
+    struct timeval tv = { 300, 0 }; /* RFC 5321's greeting wait */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) { if (fd != -1) close(fd); return 0; }
+  snprintf(out, size, "%s failed starttls\n", name);
   if (!starttls(fd, strcmp(proto, "tls") ? proto : 0)) { close(fd); return 0; }
+  snprintf(out, size, "%s failed handshake\n", name);
   ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   if (strcmp(name, "-")) SSL_set_tlsext_host_name(ssl, name);
@@ -97,7 +105,7 @@ int main(int argc, char **argv)
   close(fd[1]);
   in = fdopen(fd[0], "r");
   while (fgets(line, sizeof line, in)) {
-    if (strstr(line, " failed\n")) ++failed;
+    if (strstr(line, " failed ")) ++failed;
     if (!quiet) fputs(line, stdout);
   }
   while (wait(&status) > 0) ;
