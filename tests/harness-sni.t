@@ -46,7 +46,8 @@ chain=$(printf 'QUIT\r\n' | openssl s_client -connect "127.0.0.1:$P" -starttls s
 is "$chain" 2 "leaf and intermediate are both served"
 verify=$(printf 'QUIT\r\n' | openssl s_client -connect "127.0.0.1:$P" -starttls smtp \
   -servername mail.example.com -CAfile "$T/ca/root.pem" -verify_hostname mail.example.com \
-  -verify_return_error 2>&1 | grep 'Verify return code' | sort -u)
+  -verify_return_error 2>&1 | grep '^Verify return code')
+# (^: a TLS 1.3 session ticket, when it comes in time, adds an indented copy)
 is "$verify" "Verify return code: 0 (ok)" "served chain verifies against the test root for its name"
 
 # raw ClientHellos carrying bytes no client library would send
