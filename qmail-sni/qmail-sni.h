@@ -59,7 +59,6 @@ struct cert {
   stralloc path;                  /* servercert.pem through name */
   int read;                       /* the file parsed: sans and digest hold */
   X509 *leaf;                     /* 0 if unread, or taken from the cache */
-  EVP_PKEY *pkey;                 /* the private key, with leaf */
   mode_t mode;                    /* of the file */
   struct timespec ctime;          /* of the file */
   char stamp[STAMP_MAX];          /* device, inode, size, times, mode; or "" */

@@ -188,29 +188,128 @@ static int ends_with(const char *s, const char *end)
   return ls >= le && !strcmp(s + ls - le, end);
 }
 
-/* Parse key first, then leaf, then chain. Returns 0 or a reason. */
-static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
-                             STACK_OF(X509) *chain, int lazy)
+/* The next DER element at *p, before end: its tag and class, its
+ * contents in [*c, *c + *n); *p moves past it. 0 if malformed. */
+static int der_next(const unsigned char **p, const unsigned char *end, int *tag,
+                    int *cls, const unsigned char **c, long *n)
+{
+  const unsigned char *q = *p;
+  if (q >= end || ASN1_get_object(&q, n, tag, cls, end - q) & 0x81) return 0; /* error, indefinite */
+  *c = q;
+  *p = q + *n;
+  return 1;
+}
+
+#define DER(p, end, t, cl, c, n) (der_next(&(p), end, &tag, &cls, &(c), &(n)) && tag == (t) && cls == (cl))
+#define UNIV V_ASN1_UNIVERSAL
+
+/* 1 if the public part a private key carries is, byte for byte, the
+ * leaf's: what SSL_CTX_check_private_key compares, without OpenSSL 3
+ * decoding the key (for EC, building its curve each time). 0 when it
+ * cannot tell (no public key inside, another encoding): decode then.
+ * pem is the key block's name, der its contents. */
+static int key_matches_der(X509 *leaf, const char *pem, const unsigned char *der, long len)
+{
+  static const unsigned char rsa_alg[] = { 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00 };
+  static const unsigned char ec_oid[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+  const unsigned char *p, *end, *c, *alg = 0, *spki, *pub, *in, *q, *qend, *nstart;
+  unsigned char *buf = 0;
+  long n, alglen = 0, publen, inlen;
+  int tag, cls, r = 0, buflen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &buf);
+
+  /* the leaf: SEQUENCE { AlgorithmIdentifier, BIT STRING } */
+  p = buf; end = buf + (buflen > 0 ? buflen : 0);
+  if (!DER(p, end, V_ASN1_SEQUENCE, UNIV, spki, n)) goto done;
+  p = spki; end = spki + n;
+  alg = p;
+  if (!DER(p, end, V_ASN1_SEQUENCE, UNIV, c, n)) goto done;
+  alglen = p - alg;
+  if (!DER(p, end, V_ASN1_BIT_STRING, UNIV, pub, publen)) goto done;
+
+  /* the key: PKCS#8 wraps either kind and names its algorithm */
+  p = der; end = der + len;
+  if (!DER(p, end, V_ASN1_SEQUENCE, UNIV, in, inlen)) goto done;
+  if (!strcmp(pem, "PRIVATE KEY")) {
+    const unsigned char *a;
+    p = in; end = in + inlen;
+    if (!DER(p, end, V_ASN1_INTEGER, UNIV, c, n)) goto done;
+    a = p;
+    if (!DER(p, end, V_ASN1_SEQUENCE, UNIV, c, n) || p - a != alglen || memcmp(a, alg, (size_t)alglen)) goto done;
+    if (!DER(p, end, V_ASN1_OCTET_STRING, UNIV, c, n)) goto done;
+    p = c; end = c + n;
+    if (!DER(p, end, V_ASN1_SEQUENCE, UNIV, in, inlen)) goto done;
+    pem = alglen == sizeof rsa_alg && !memcmp(alg, rsa_alg, sizeof rsa_alg) ? "RSA" : "EC"; /* else no match */
+  }
+  q = in; qend = in + inlen;
+  if (!strncmp(pem, "RSA", 3)) {
+    /* RSAPrivateKey { version, n, e, ... }: n and e as the leaf's
+     * RSAPublicKey { n, e } holds them */
+    if (alglen != sizeof rsa_alg || memcmp(alg, rsa_alg, sizeof rsa_alg)) goto done;
+    if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n)) goto done;
+    nstart = q;
+    if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || !DER(q, qend, V_ASN1_INTEGER, UNIV, c, n)) goto done;
+    p = pub + 1; end = pub + publen;
+    if (publen < 1 || *pub || !DER(p, end, V_ASN1_SEQUENCE, UNIV, c, n)) goto done;
+    r = n == q - nstart && !memcmp(c, nstart, (size_t)n);
+  } else if (!strncmp(pem, "EC", 2)) {
+    /* ECPrivateKey { 1, key, [0] curve OPTIONAL, [1] public point OPTIONAL } */
+    const unsigned char *curve = 0;
+    long curvelen = 0;
+    if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || !DER(q, qend, V_ASN1_OCTET_STRING, UNIV, c, n)) goto done;
+    while (q < qend && der_next(&q, qend, &tag, &cls, &c, &n) && cls == V_ASN1_CONTEXT_SPECIFIC) {
+      if (tag == 0) { curve = c; curvelen = n; }
+      if (tag != 1) continue;
+      p = c; end = c + n;
+      if (!DER(p, end, V_ASN1_BIT_STRING, UNIV, c, n)) goto done;
+      /* a bare SEC1 key names its curve in [0]: id-ecPublicKey and that
+       * curve must be the leaf's algorithm */
+      if (strcmp(pem, "EC") && (!curve || alglen != 2 + (long)sizeof ec_oid + curvelen
+          || memcmp(alg + 2, ec_oid, sizeof ec_oid) || memcmp(alg + 2 + sizeof ec_oid, curve, (size_t)curvelen)))
+        goto done;
+      r = n == publen && !memcmp(c, pub, (size_t)n);
+      goto done;
+    }
+  }
+done:
+  OPENSSL_free(buf);
+  return r;
+}
+#undef DER
+#undef UNIV
+
+/* a private key's PEM block, kept undecoded by a lazy read */
+struct keyblock { char *name; unsigned char *der; long len; };
+
+/* Parse key first, then leaf, then chain. Returns 0 or a reason. With
+ * kb (lazy), the key's block goes there instead of into *key. */
+static const char *parse_pem(BIO *bio, EVP_PKEY **key, struct keyblock *kb,
+                             X509 **leaf, STACK_OF(X509) *chain)
 {
   char *name, *header;
   unsigned char *data;
   long len;
   const char *why = 0;
+  int have_key = 0;
 
   while (!why && PEM_read_bio(bio, &name, &header, &data, &len)) {
     const unsigned char *p = data;
     if (ends_with(name, "PARAMETERS"))
       ; /* openssl ecparam -genkey writes these before the key */
-    else if (!*key) {
+    else if (!have_key) {
+      have_key = 1;
       if (!strcmp(name, "ENCRYPTED PRIVATE KEY") || *header)
         why = "private key is encrypted";
       else if (!is_key_block(name))
         why = "private key must come first";
+      else if (kb) {
+        kb->name = name; kb->der = data; kb->len = len;
+        name = 0; data = 0;
+      }
       else if (!(*key = key_from_der(p, len)))
         why = "unreadable private key";
     }
     else if (!strcmp(name, "CERTIFICATE")) {
-      X509 *x = cert_from_der(p, len, lazy);
+      X509 *x = cert_from_der(p, len, kb != 0);
       if (!x) why = "unreadable certificate";
       else if (!*leaf) *leaf = x;
       else if (!sk_X509_push(chain, x)) { X509_free(x); why = "out of memory"; }
@@ -220,7 +319,7 @@ static const char *parse_pem(BIO *bio, EVP_PKEY **key, X509 **leaf,
     OPENSSL_free(name); OPENSSL_free(header); OPENSSL_free(data);
   }
   if (why) return why;
-  if (!*key) return "no private key";
+  if (!have_key) return "no private key";
   if (!*leaf) return "no certificate";
   return 0;
 }
@@ -254,9 +353,12 @@ static char *slurp(const char *path, size_t *len, const char **why)
   return buf;
 }
 
+/* With problem (lazy), no key is returned: *problem says whether it
+ * matches the leaf, told by its public part or else by decoding it. */
 static int read_pem(const char *path, EVP_PKEY **key, X509 **leaf,
-                    STACK_OF(X509) **chain, const char **why, int lazy)
+                    STACK_OF(X509) **chain, const char **why, const char **problem)
 {
+  struct keyblock kb = { 0, 0, 0 };
   BIO *bio = 0;
   size_t len = 0;
   char *buf;
@@ -266,8 +368,16 @@ static int read_pem(const char *path, EVP_PKEY **key, X509 **leaf,
   buf = slurp(path, &len, why);
   if (buf) {
     if (!*chain || !(bio = BIO_new_mem_buf(buf, (int)len))) *why = "out of memory";
-    else *why = parse_pem(bio, key, leaf, *chain, lazy);
+    else *why = parse_pem(bio, key, problem ? &kb : 0, leaf, *chain);
   }
+  if (problem) *problem = 0;
+  if (!*why && problem && !key_matches_der(*leaf, kb.name, kb.der, kb.len)) {
+    const unsigned char *p = kb.der;
+    if (!(*key = key_from_der(p, kb.len))) *why = "unreadable private key";
+    else *problem = servercert_problem(*key, *leaf, 0);
+    EVP_PKEY_free(*key); *key = 0;
+  }
+  OPENSSL_free(kb.name); OPENSSL_free(kb.der);
   BIO_free(bio);
   free(buf);
   if (*why) {
@@ -285,10 +395,14 @@ int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
   return read_pem(path, key, leaf, chain, why, 0);
 }
 
-int servercert_read_lazy(const char *path, EVP_PKEY **key, X509 **leaf,
+int servercert_read_lazy(const char *path, X509 **leaf,
                          STACK_OF(X509) **chain, const char **why)
 {
-  return read_pem(path, key, leaf, chain, why, 1);
+  EVP_PKEY *key;
+  const char *problem = 0;
+  if (!read_pem(path, &key, leaf, chain, why, &problem)) return 0;
+  *why = problem;
+  return 1;
 }
 
 const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates)

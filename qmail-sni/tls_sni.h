@@ -49,10 +49,13 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
                     STACK_OF(X509) **chain, const char **why);
 
-/* As servercert_read, for a reader of many files: the certificates'
- * public keys stay undecoded, which OpenSSL 3 makes most of the cost.
- * servercert_problem works on them, SSL_use_cert_and_key does not. */
-int servercert_read_lazy(const char *path, EVP_PKEY **key, X509 **leaf,
+/* servercert_read and servercert_problem without dates, for a reader
+ * of many files: no key is returned, and keys and public keys stay
+ * undecoded where their bytes tell, since OpenSSL 3 makes decoding most
+ * of the cost. Returns 1 with *why 0 or "key does not match
+ * certificate", or 0 with a reason as servercert_read. The leaf and
+ * chain serve servercert_problem, not SSL_use_cert_and_key. */
+int servercert_read_lazy(const char *path, X509 **leaf,
                          STACK_OF(X509) **chain, const char **why);
 
 /* Why the server would refuse a key and leaf it has read, or 0:

@@ -39,11 +39,10 @@ static void cert_read(struct cert *c, struct cache *k)
     cache_stamp(c->stamp, &st);
     if (k && cache_get(k, c)) { c->read = 1; return; }
   }
-  if (!servercert_read_lazy(c->path.s, &c->pkey, &c->leaf, &chain, &c->why)) return;
+  if (!servercert_read_lazy(c->path.s, &c->leaf, &chain, &c->why)) return;
   c->read = 1;
   digest(c, chain);
   sk_X509_pop_free(chain, X509_free);
-  c->why = servercert_problem(c->pkey, c->leaf, 0);
   x509_sans(c->leaf, &c->sans);
 }
 
@@ -149,7 +148,6 @@ void tree_free(struct tree *t)
   size_t i;
   for (i = 0; i < t->len; ++i) {
     X509_free(t->c[i].leaf);
-    EVP_PKEY_free(t->c[i].pkey);
     stralloc_free(&t->c[i].path);
     stralloc_free(&t->c[i].sans);
   }
