@@ -1,0 +1,138 @@
+#!/bin/bash
+# qmail-sni-apply finds the glue points by what the code does, on small
+# trees of the TLS patch's shape that this test writes: the server's code
+# in a file of its own, a Makefile with odd link lines, no tls.o in
+# TARGETS. A tree it cannot patch is left as it was, and the message
+# names what is missing. No qmail tree needed.
+. "$(dirname "$0")/lib.sh"
+APPLY=$TOP/scripts/qmail-sni-apply
+
+# tree DIR: qmail-smtpd links its TLS code from srv_tls.c
+tree() {
+  mkdir -p "$1"
+  cat > "$1/qmail-smtpd.c" <<'EOF'
+int main() { tls_init(); return 0; }
+EOF
+  cat > "$1/srv_tls.c" <<'EOF'
+#include <openssl/ssl.h>
+# define SERVERCERT "control/servercert.pem"
+void tls_err(const char *s) { (void)s; }
+
+void tls_init()
+{
+  SSL *myssl;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  if (!SSL_CTX_use_certificate_chain_file(ctx, SERVERCERT))
+    { SSL_CTX_free(ctx); tls_err("missing certificate (#4.3.0)"); return; }
+  myssl = SSL_new(ctx);
+
+  /* this will also check whether public and private keys match */
+  if (!SSL_use_PrivateKey_file(myssl, SERVERCERT, SSL_FILETYPE_PEM)) {
+    SSL_free(myssl);
+    tls_err("no valid private key (\"x\")");
+    return;
+  }
+
+  SSL_free(myssl);
+}
+EOF
+  cat > "$1/qmail-remote.c" <<'EOF'
+#include <openssl/ssl.h>
+char *partner_fqdn = 0;
+int smtpfd;
+
+int tls_init()
+{
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *myssl = SSL_new(ctx);
+  SSL_set_fd(myssl, smtpfd);
+  return SSL_connect(myssl);
+}
+int main() { return tls_init(); }
+EOF
+  printf 'qmail-smtpd\nqmail-remote\n' > "$1/TARGETS"
+  printf '.TH qmail-smtpd 8\n.SH "SEE ALSO"\nqmail(7)\n' > "$1/qmail-smtpd.8"
+  cat > "$1/Makefile" <<'EOF'
+qmail-smtpd: \
+load qmail-smtpd.o srv_tls.o
+	./load qmail-smtpd srv_tls.o -L/opt/ssl/lib -lssl \
+	-lcrypto
+
+qmail-remote: \
+load qmail-remote.o
+	./load qmail-remote -lssl -lcrypto
+EOF
+}
+sum() { (cd "$1" && find . -type f | sort | xargs md5sum | md5sum); }
+
+tree "$T/a"
+out=$("$APPLY" "$T/a" 2>&1); rc=$?
+is "$rc" 0 "a tree with its server TLS code in a file of its own is patched: $out"
+like "$(cat "$T/a/srv_tls.c")" 'if \(!sni_server_install\(ctx, "control", sni_log\)\)' "the certificate load becomes the servername callback, in srv_tls.c"
+isnt "$(grep -c PrivateKey_file "$T/a/srv_tls.c")" 1 "the fixed key load is gone, with its multi-line body"
+like "$(cat "$T/a/srv_tls.c")" 'SSL_free\(myssl\);$' "the code after it stays"
+like "$(cat "$T/a/qmail-remote.c")" '^  sni_client_set\(myssl, partner_fqdn\);' "qmail-remote sends SNI after SSL_set_fd"
+like "$(cat "$T/a/Makefile")" '\./load qmail-smtpd tls_sni\.o srv_tls\.o -L/opt/ssl/lib' "qmail-smtpd's link line gains tls_sni.o"
+like "$(cat "$T/a/Makefile")" '^srv_tls\.o: tls_sni\.h$' "the file that includes tls_sni.h depends on it"
+is "$(tail -1 "$T/a/TARGETS")" tls_sni.o "TARGETS without tls.o gets tls_sni.o at the end"
+like "$(cat "$T/a/qmail-smtpd.8")" 'servercerts/<name>/servercert\.pem' "a man page without the servercert.pem item gets the paragraph before SEE ALSO"
+cmp -s "$T/a/tls_sni.c" "$TOP/qmail-sni/tls_sni.c"; ok $? "the core is copied byte for byte"
+if command -v cc >/dev/null && pkg-config --exists openssl; then
+  cp "$TOP/qmail-sni/tls_sni.c" "$TOP/qmail-sni/tls_sni.h" "$T/a/" 2>/dev/null
+  (cd "$T/a" && cc -c srv_tls.c qmail-remote.c tls_sni.c $(pkg-config --cflags openssl)) 2>"$T/cc.err"
+  ok $? "the glued files compile: $(head -3 "$T/cc.err")"
+fi
+
+out=$("$APPLY" "$T/a" 2>&1); rc=$?
+is "$rc" 100 "an already patched tree is refused"
+like "$out" 'already carries qmail-sni' "and the message says so"
+
+tree "$T/d"
+out=$("$APPLY" --diff "$T/d"); rc=$?
+is "$rc" 0 "--diff prints a patch"
+tree "$T/e"
+printf '%s\n' "$out" | patch -p1 -F0 -s -d "$T/e"; ok $? "the patch applies with patch -p1 and no fuzz"
+diff -r -x '*.o' "$T/a" "$T/e" >/dev/null; ok $? "and gives the tree qmail-sni-apply gives"
+tree "$T/d2"; is "$(sum "$T/d")" "$(sum "$T/d2")" "--diff leaves the tree alone"
+
+tree "$T/n"
+printf 'int main() { return 0; }\n' > "$T/n/srv_tls.c"
+printf 'int main() { return 0; }\n' > "$T/n/qmail-remote.c"
+before=$(sum "$T/n")
+out=$("$APPLY" "$T/n" 2>&1); rc=$?
+is "$rc" 100 "a tree without the TLS patch is refused"
+like "$out" 'has no TLS patch.*SSL_new' "and the message says so, and what was looked for"
+is "$(sum "$T/n")" "$before" "and the tree is unchanged"
+
+tree "$T/s"
+sed -i 's/SSL_set_fd(myssl, smtpfd);/SSL_set_rfd(myssl, smtpfd);/' "$T/s/qmail-remote.c"
+before=$(sum "$T/s")
+out=$("$APPLY" "$T/s" 2>&1); rc=$?
+is "$rc" 100 "no SSL_set_fd in qmail-remote: refused"
+like "$out" 'qmail-remote\.c: no SSL_set_fd\(\) after SSL_new\(\)' "the message names the glue point and the file"
+is "$(sum "$T/s")" "$before" "nothing was written, not even the server's part"
+
+tree "$T/v"
+sed -i 's/chain_file(ctx, SERVERCERT)/chain_file(ctx, certfile)/' "$T/v/srv_tls.c"
+out=$("$APPLY" "$T/v" 2>&1); rc=$?
+is "$rc" 100 "a certificate path chosen at run time is refused"
+like "$out" 'srv_tls\.c: the server certificate is certfile, not a fixed path' "and the message says why"
+
+tree "$T/l"
+sed -i 's/\.\/load qmail-smtpd/$(LD) -o qmail-smtpd qmail-smtpd.o/' "$T/l/Makefile"
+out=$("$APPLY" "$T/l" 2>&1); rc=$?
+is "$rc" 100 "no ./load line for qmail-smtpd: refused"
+like "$out" 'Makefile: no "\./load qmail-smtpd" command' "and the message says which rule and what to do"
+
+tree "$T/k"
+sed -i 's/^void tls_init()$/static int sni_cb(SSL *s, int *a, void *g) { (void)SSL_get_servername(s, 0); return 0; }\n\nvoid tls_init()/' "$T/k/srv_tls.c"
+out=$("$APPLY" "$T/k" 2>&1); rc=$?
+is "$rc" 0 "a tree whose qmail-smtpd does SNI of its own gets qmail-remote's part"
+like "$out" 'already chooses certificates by SNI \(srv_tls\.c\): adding qmail-sni to qmail-remote only' "the message says so"
+isnt "$(printf '%s\n' "$out" | grep -c fatal)" 1 "and does not contradict itself"
+is "$(grep -c sni_server_install "$T/k/srv_tls.c")" 0 "its server code is left alone"
+like "$(cat "$T/k/Makefile")" '\./load qmail-remote tls_sni\.o' "qmail-remote links tls_sni.o"
+
+out=$("$APPLY" 2>&1); rc=$?
+is "$rc" 100 "no argument: usage"
+done_testing
