@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     i += strlen(copy + i) + 1;
   }
   argv[argc] = 0;
-  cmd = command_find(argv[0]);
+  { const char *like; cmd = command_find(argv[0], &like); }
   if (cmd >= 0 && (cmd >= (int)(sizeof names / sizeof names[0]) || strcmp(argv[0], names[cmd]))) abort();
   if (cmd == COMMAND_HOOK && !strchr(argv[0], '_')) abort();
   if (!deploy_args(argc, argv)) {

@@ -119,6 +119,22 @@ int file_same(const char *path, const char *data, size_t len)
   return r == 0 && at == len;
 }
 
+/* 1 if files a and b both exist and hold the same bytes */
+int files_same(const char *a, const char *b)
+{
+  stralloc s = {0};
+  char buf[8192];
+  ssize_t r;
+  int fd = open(a, O_RDONLY), same;
+  if (fd == -1) return 0;
+  while ((r = read(fd, buf, sizeof buf)) > 0 && s.len <= SERVERCERT_MAX)
+    if (!stralloc_catb(&s, buf, (size_t)r)) die_nomem();
+  close(fd);
+  same = r == 0 && file_same(b, s.s ? s.s : "", s.len);
+  stralloc_free(&s);
+  return same;
+}
+
 /* remove temporary files in dir left by a writer that was killed: those
  * named .NAME.tmp.PID.N whose PID no longer runs */
 void tmp_sweep(const char *dir)

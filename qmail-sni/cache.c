@@ -113,7 +113,7 @@ static void put(struct cache *k, const struct cert *c)
 {
   static const char hex[] = "0123456789abcdef";
   size_t i;
-  if (!*c->stamp || !c->read || strpbrk(c->path.s, "\t\n")) return;
+  if (!*c->stamp || !c->read || c->shares || strpbrk(c->path.s, "\t\n")) return;
   if (c->ctime.tv_sec > k->recent.tv_sec
       || (c->ctime.tv_sec == k->recent.tv_sec && c->ctime.tv_nsec >= k->recent.tv_nsec)) return;
   if (!stralloc_cats(&k->new, c->stamp) || !stralloc_cats(&k->new, c->why ? "\t0\t" : "\t1\t")) die_nomem();

@@ -1,5 +1,7 @@
 /* qmail-sni check [--warn-days N] [--prometheus FILE]: everything the
  * server needs, one line per problem; exit 0 when clean, 100 if not. */
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -68,6 +70,76 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
   stralloc_free(&out);
 }
 
+/* "user:group" of an owner, by name where there is one */
+static const char *owner_name(uid_t uid, gid_t gid)
+{
+  static stralloc s;
+  char num[FMT_ULONG];
+  struct passwd *pw = getpwuid(uid);
+  struct group *gr = getgrgid(gid);
+  if (pw) str0(&s, pw->pw_name);
+  else { num[fmt_ulong(num, (unsigned long)uid)] = 0; str0(&s, num); }
+  --s.len;
+  if (!stralloc_cats(&s, ":")) die_nomem();
+  if (gr) { if (!stralloc_cats(&s, gr->gr_name)) die_nomem(); }
+  else if (!stralloc_catb(&s, num, fmt_ulong(num, (unsigned long)gid))) die_nomem();
+  if (!stralloc_0(&s)) die_nomem();
+  return s.s;
+}
+
+/* every file the servers read, as each configured reader: the part of
+ * the path that stops one, with its owner and mode */
+static void check_readers(struct qsni *q, struct tree *t)
+{
+  stralloc list = {0}, where = {0};
+  struct reader r;
+  struct stat st;
+  char *user, *next, mode[FMT_8LONG + 1];
+  size_t i;
+
+  str0(&list, q->cf.readers);
+  for (user = list.s; *user; user = next) {
+    user += strspn(user, " ,\t");
+    if (!*user) break;
+    next = user + strcspn(user, " ,\t");
+    if (*next) *next++ = 0;
+    if (!reader_get(&r, user)) {
+      problem(user, "no such user (setting readers: the users qmail-smtpd and sslserver run as)", 0, 0);
+      continue;
+    }
+    for (i = 0; i < t->len; ++i) {
+      struct cert *c = &t->c[i];
+      if (c->shares || (c->is_default && c->why && !strcmp(c->why, "missing"))) continue;
+      if (!reader_blocked(&r, c->path.s, &where, &st)) continue;
+      mode[fmt_8long(mode, (unsigned long)(st.st_mode & 07777))] = 0;
+      problem4(c->path.s, user, " cannot read it: ", where.s,
+               S_ISDIR(st.st_mode) ? " is a directory it cannot search" : " is a file it cannot read");
+      buffer_puts(buffer_1, "  (mode 0");
+      buffer_puts(buffer_1, mode);
+      buffer_puts(buffer_1, ", owner ");
+      buffer_puts(buffer_1, owner_name(st.st_uid, st.st_gid));
+      buffer_putsflush(buffer_1, ")\n");
+    }
+  }
+  stralloc_free(&list); stralloc_free(&where);
+}
+
+/* control/servercert.pem older than the certificate it came from: the
+ * same names, renewed under servercerts/ but not here */
+static void check_default_age(struct tree *t)
+{
+  struct cert *d = t->len ? &t->c[t->len - 1] : 0;
+  size_t i;
+  if (!d || !d->is_default || !d->leaf || d->why) return;
+  for (i = 0; i < t->len; ++i) {
+    struct cert *c = &t->c[i];
+    if (c->is_link || c->is_default || !c->leaf || c->why || !sans_equal(&c->sans, &d->sans)) continue;
+    if (X509_cmp(c->leaf, d->leaf) && ASN1_TIME_compare(X509_get0_notBefore(d->leaf), X509_get0_notBefore(c->leaf)) < 0)
+      problem4(d->path.s, "older than the certificate it came from: ", c->path.s,
+               " was renewed, the default was not", 0);
+  }
+}
+
 int cmd_check(struct qsni *q, int argc, char **argv)
 {
   struct tree t;
@@ -80,13 +152,15 @@ int cmd_check(struct qsni *q, int argc, char **argv)
 
   for (a = 1; a < argc; ++a) {
     if (!strcmp(argv[a], "--warn-days") && a + 1 < argc) {
-      if (argv[a + 1][scan_ulong(argv[a + 1], &warn)] || !*argv[a + 1]) usage();
+      if (argv[a + 1][scan_ulong(argv[a + 1], &warn)] || !*argv[a + 1])
+        usage_error("check", "--warn-days needs a number of days", argv[a + 1]);
       ++a;
     }
     else if (!strcmp(argv[a], "--prometheus") && a + 1 < argc) prom = argv[++a];
-    else usage();
+    else usage_error("check", a + 1 < argc || argv[a][0] != '-' || (strcmp(argv[a], "--warn-days") && strcmp(argv[a], "--prometheus"))
+                     ? "unknown option or argument" : "option needs a value", argv[a]);
   }
-  tree_load(&t, q, TREE_DEFAULT);
+  tree_load(&t, q, TREE_DEFAULT | TREE_STRICT);
   for (i = 0; i < t.bad.len; i += strlen(t.bad.s + i) + 1) {
     printable(&shown, t.bad.s + i);
     problem(q->servercerts, "/", shown.s, " is not a canonical name: qmail-smtpd never looks it up");
@@ -98,7 +172,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     long days;
     if (c->is_link && !c->primary[0]) { problem(name, "link points outside servercerts/", 0, 0); continue; }
     if (c->is_link && !tree_find(&t, c->primary)) { problem(name, "dangling link to ", c->primary, 0); continue; }
-    if (c->why) { problem(name, c->path.s, ": ", c->why); continue; }
+    if (c->why) { problem(name, c->is_default ? c->why : c->path.s, c->is_default ? 0 : ": ", c->is_default ? 0 : c->why); continue; }
     if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
     if (!c->is_default && !cert_covers(c, c->name)) problem(name, "certificate does not cover ", c->name, 0);
     days = x509_days_left(c->leaf, 0);
@@ -114,6 +188,11 @@ int cmd_check(struct qsni *q, int argc, char **argv)
         problem4(s, "claimed by two certificates: ", c->name, " and ", other->primary);
     }
   }
+  check_default_age(&t);
+  check_readers(q, &t);
+  a = reload_pending(q);
+  if (a & PENDING_DOVECOT) problem("dovecot", "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);
+  if (a & PENDING_POSTFIX) problem("postfix", "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);
   if (prom) prometheus(q, &t, prom);
   tree_free(&t);
   return problems ? EXIT_PERM : 0;

@@ -9,29 +9,18 @@
 
 #include "qmail-sni.h"
 
-/* the configured default, or the first certificate while there is none */
-static int is_default(struct qsni *q, const char *name)
-{
-  stralloc path = {0};
-  char canon[SNI_NAME_MAX + 1];
-  int r;
-  if (*q->cf.default_name)
-    return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
-        && !strcmp(canon, q->cf.default_name);
-  if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
-      || !stralloc_0(&path)) die_nomem();
-  r = access(path.s, F_OK) == -1 && errno == ENOENT;
-  stralloc_free(&path);
-  return r;
-}
-
+/* A failed reload holds back no certificate: it is owed, retried on
+ * every run and reported by check, and the hook exits 0, since a
+ * non-zero exit stops dehydrated before the next domain. */
 static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain)
 {
-  int changed, r;
-  install_cert(q, name, key, fullchain, is_default(q, name));
-  r = sync_outputs(q, &changed);
+  int changed;
+  install_cert(q, name, key, fullchain, install_default(q, name, 1));
+  output_note(name);
+  if (sync_outputs(q, &changed))
+    carp("warning: ", name, " is installed; a server reload failed and is owed (see qmail-sni check)");
   sync();
-  return r;
+  return 0;
 }
 
 /* deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE ...: 0, or why not
@@ -49,7 +38,8 @@ int cmd_deploy_cert(struct qsni *q, int argc, char **argv)
 {
   const char *why = deploy_args(argc, argv);
   stralloc shown = {0};
-  if (why && !strcmp(why, "too few arguments")) usage();
+  if (why && !strcmp(why, "too few arguments"))
+    usage_error("deploy_cert", "needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE TIMESTAMP", 0);
   if (why) {
     printable(&shown, argv[1]);
     die(EXIT_PERM, "fatal: deploy_cert ", shown.s, ": ", why);
@@ -64,7 +54,7 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
   stralloc name = {0}, key = {0}, chain = {0};
   int r;
   (void)argv;
-  if (argc != 1) usage();
+  if (argc != 1) usage_error("certbot", "takes no arguments (certbot passes RENEWED_LINEAGE and RENEWED_DOMAINS)", argv[1]);
   if (!lineage || !*lineage || !domains || !*domains)
     die(EXIT_PERM, "fatal: RENEWED_LINEAGE and RENEWED_DOMAINS must be set: run me as certbot --deploy-hook 'qmail-sni certbot'");
   while (*domains == ' ') ++domains;

@@ -17,10 +17,11 @@ int cmd_dovecot(struct qsni *q, int argc, char **argv)
     if (!strcmp(argv[a], "-o") && a + 1 < argc) file = argv[++a];
     else if (!strcmp(argv[a], "--dir") && a + 1 < argc) dir = argv[++a];
     else if (!strcmp(argv[a], "--syntax") && a + 1 < argc) syntax = argv[++a];
-    else usage();
+    else usage_error("dovecot", "unknown option or missing value", argv[a]);
   }
-  if (file && dir) usage();
-  if (syntax && strcmp(syntax, "2.3") && strcmp(syntax, "2.4")) usage();
+  if (file && dir) usage_error("dovecot", "-o and --dir exclude each other", 0);
+  if (syntax && strcmp(syntax, "2.3") && strcmp(syntax, "2.4"))
+    usage_error("dovecot", "--syntax is 2.3 or 2.4", syntax);
   if (!syntax) syntax = *q->cf.dovecot_syntax ? q->cf.dovecot_syntax : dovecot_syntax_detect();
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (dir) dovecot_write_dir(&t, dir, syntax);

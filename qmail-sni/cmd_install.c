@@ -3,28 +3,66 @@
  * atomically, link every other SAN to NAME, and sync the outputs. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
-#include <openreadclose.h>
 
 #include "qmail-sni.h"
 
+/* at most SERVERCERT_MAX bytes of path: a larger file (or /dev/zero)
+ * is refused by name, never read until memory runs out */
 static void read_file(const char *path, stralloc *text)
 {
-  switch (openreadclose(path, text, 8192)) {
-    case 1: break;
-    case 0: errno = ENOENT; /* fall through */
-    default: diesys(EXIT_TEMP, "fatal: unable to read ", path);
+  char buf[8192];
+  ssize_t r;
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  if (fd == -1) diesys(EXIT_TEMP, "fatal: unable to read ", path);
+  if (!stralloc_copys(text, "")) die_nomem();
+  while ((r = read(fd, buf, sizeof buf)) != 0) {
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) diesys(EXIT_TEMP, "fatal: unable to read ", path);
+    if (text->len + (size_t)r > SERVERCERT_MAX) die(EXIT_PERM, "fatal: ", path, ": file too large (over 1 MB)");
+    if (!stralloc_catb(text, buf, (size_t)r)) die_nomem();
   }
+  close(fd);
 }
 
-static void mkdir_p(const char *dir)
+/* a directory of the tree: made if missing, and always owned and moded
+ * so that the server's user can get through it, whatever the umask */
+static void tree_dir(const char *dir, const struct qsni *q, uid_t uid, gid_t gid)
 {
-  if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+  mode_t mode = (mode_t)(q->cf.mode | ((q->cf.mode & 0444) >> 2)); /* 0640: 0750 */
+  if (mkdir(dir, mode) == -1 && errno != EEXIST)
     diesys(EXIT_TEMP, "fatal: unable to create ", dir);
+  if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(dir, uid, gid) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to chown ", dir);
+  if (chmod(dir, mode) == -1) diesys(EXIT_TEMP, "fatal: unable to chmod ", dir);
+}
+
+/* with no default configured, control/servercert.pem follows the
+ * certificate it came from: the same file as name's old one, or a
+ * certificate for the same names */
+static int default_follows(const struct qsni *q, const char *oldpath, const stralloc *sans)
+{
+  stralloc def = {0}, a = {0}, b = {0};
+  X509 *leaf = 0;
+  STACK_OF(X509) *chain = 0;
+  const char *why;
+  int r = 0;
+  if (!stralloc_copys(&def, q->control) || !stralloc_cats(&def, "/servercert.pem") || !stralloc_0(&def)
+      || !stralloc_copys(&b, "")) die_nomem();
+  if (files_same(def.s, oldpath)) r = 1;
+  else if (servercert_read_lazy(def.s, &leaf, &chain, &why)) {
+    x509_sans(leaf, &a);
+    r = sans_equal(&a, sans);
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+  }
+  stralloc_free(&def); stralloc_free(&a); stralloc_free(&b);
+  return r;
 }
 
 /* remove links in servercerts/ to name that sans (if any) does not list */
@@ -86,6 +124,8 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   X509 *leaf;
   const char *step, *why;
   struct stat st;
+  uid_t uid;
+  gid_t gid;
 
   if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
     printable(&shown, name_in);
@@ -107,16 +147,17 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " has expired");
 
-  mkdir_p(q->control);
-  mkdir_p(q->servercerts);
+  config_ids(&q->cf, &uid, &gid);
+  tree_dir(q->servercerts, q, uid, gid);
   if (!stralloc_copys(&path, q->servercerts) || !stralloc_cats(&path, "/")
       || !stralloc_cats(&path, name) || !stralloc_0(&path)) die_nomem();
   if (lstat(path.s, &st) == 0 && S_ISLNK(st.st_mode) && unlink(path.s) == -1)
     diesys(EXIT_TEMP, "fatal: unable to replace link ", path.s);
-  mkdir_p(path.s);
+  tree_dir(path.s, q, uid, gid);
   --path.len;
   if (!stralloc_cats(&path, "/servercert.pem") || !stralloc_0(&path)) die_nomem();
-  if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
+  if (as_default == INSTALL_DEFAULT_FOLLOWS) as_default = default_follows(q, path.s, &sans);
+  if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
 
   path.len -= sizeof "/servercert.pem";
@@ -129,19 +170,42 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   if (as_default) {
     if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
         || !stralloc_0(&path)) die_nomem();
-    if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, q->cf.uid, q->cf.gid, &step) == -1)
-      diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
+    if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
+      diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s, " (", name, " itself is installed)");
   }
   X509_free(leaf);
   stralloc_free(&sans); stralloc_free(&path); stralloc_free(&pem);
   return 0;
 }
 
+/* whether name's install also writes the default: the configured
+ * default's always; with none configured, the default follows the
+ * certificate it came from, and a deploy (first) also makes the first
+ * default there is */
+int install_default(struct qsni *q, const char *name, int first)
+{
+  stralloc path = {0};
+  char canon[SNI_NAME_MAX + 1];
+  int r;
+  if (*q->cf.default_name)
+    return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
+        && !strcmp(canon, q->cf.default_name) ? INSTALL_DEFAULT : 0;
+  if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
+      || !stralloc_0(&path)) die_nomem();
+  r = first && access(path.s, F_OK) == -1 && errno == ENOENT ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
+  stralloc_free(&path);
+  return r;
+}
+
 int cmd_install(struct qsni *q, int argc, char **argv)
 {
   int as_default = 0, changed;
-  if (argc >= 2 && !strcmp(argv[1], "--default")) { as_default = 1; ++argv; --argc; }
-  if (argc != 4) usage();
-  install_cert(q, argv[1], argv[2], argv[3], as_default);
-  return sync_outputs(q, &changed);
+  if (argc >= 2 && !strcmp(argv[1], "--default")) { as_default = INSTALL_DEFAULT; ++argv; --argc; }
+  if (argc >= 2 && argv[1][0] == '-') usage_error("install", "unknown option", argv[1]);
+  if (argc != 4) usage_error("install", "needs NAME KEYFILE FULLCHAINFILE", 0);
+  install_cert(q, argv[1], argv[2], argv[3], as_default ? as_default : install_default(q, argv[1], 0));
+  output_note(argv[1]);
+  if (!sync_outputs(q, &changed)) return 0;
+  carp("warning: ", argv[1], " is installed; a server reload failed and is owed (see qmail-sni check)");
+  return EXIT_TEMP;
 }

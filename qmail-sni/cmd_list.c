@@ -40,7 +40,7 @@ int cmd_list(struct qsni *q, int argc, char **argv)
   int json = 0;
 
   if (argc == 2 && !strcmp(argv[1], "--json")) json = 1;
-  else if (argc != 1) usage();
+  else if (argc != 1) usage_error("list", "the one option is --json", argv[1]);
   tree_load(&t, q, TREE_DEFAULT);
   if (json) put("[");
   else put("name\tfile\tprimary\tsans\tissuer\tnot_after\tdays_left\n");

@@ -16,9 +16,10 @@ int cmd_postfix(struct qsni *q, int argc, char **argv)
   for (a = 1; a < argc; ++a) {
     if (!strcmp(argv[a], "-o") && a + 1 < argc) file = argv[++a];
     else if (!strcmp(argv[a], "--type") && a + 1 < argc) type = argv[++a];
-    else usage();
+    else usage_error("postfix", "unknown option or missing value", argv[a]);
   }
-  if (strcmp(type, "hash") && strcmp(type, "lmdb") && strcmp(type, "cdb")) usage();
+  if (strcmp(type, "hash") && strcmp(type, "lmdb") && strcmp(type, "cdb"))
+    usage_error("postfix", "--type is hash, lmdb or cdb", type);
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (file) postfix_write(&t, file, type);
   else {

@@ -3,6 +3,8 @@
  * and compare the certificate served with the file qmail's rule picks. */
 #include <netdb.h>
 #include <string.h>
+#include <scan.h>
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,40 +19,63 @@
 #define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
 
 static const char *host, *port, *proto;
+static int unreachable; /* a connection failed: try again later, exit 111 */
 
-static int fd_connect(void)
+/* a connected socket, or -1 with *why */
+static int fd_connect(const char **why)
 {
   struct addrinfo hints, *ai, *p;
   struct timeval tv = { 10, 0 };
-  int fd = -1;
+  int fd = -1, e = 0;
   memset(&hints, 0, sizeof hints);
   hints.ai_socktype = SOCK_STREAM;
   if (getaddrinfo(host, port, &hints, &ai)) die(EXIT_TEMP, "fatal: unable to resolve ", host);
   for (p = ai; p; p = p->ai_next) {
     fd = socket(p->ai_family, SOCK_STREAM, 0);
-    if (fd == -1) continue;
+    if (fd == -1) { e = errno; continue; }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) break;
+    e = errno;
     close(fd); fd = -1;
   }
   freeaddrinfo(ai);
-  if (fd == -1) diesys(EXIT_TEMP, "fatal: unable to connect to ", host, ":", port);
+  if (fd == -1) unreachable = 1;
+  if (fd == -1)
+    *why = e == ECONNREFUSED ? "connection refused" : e == ETIMEDOUT || e == EINPROGRESS || e == EAGAIN
+         ? "connection timed out" : strerror(e);
   return fd;
 }
 
-/* the leaf served for sni (0: none), or 0 */
-static X509 *served(SSL_CTX *ctx, const char *sni)
+/* the leaf served for sni (0: none), or 0 with *why */
+static X509 *served(SSL_CTX *ctx, const char *sni, const char **why)
 {
+  static char err[256];
   X509 *x = 0;
   SSL *ssl;
-  int fd = fd_connect();
-  if (!starttls(fd, proto)) { close(fd); return 0; }
+  unsigned long e;
+  int fd = fd_connect(why);
+  if (fd == -1) return 0;
+  if (!starttls(fd, proto)) {
+    *why = "the server did not take STARTTLS (not offered, refused, or the connection closed)";
+    close(fd);
+    return 0;
+  }
   ssl = SSL_new(ctx);
   if (!ssl) die_nomem();
   SSL_set_fd(ssl, fd);
   if (sni) SSL_set_tlsext_host_name(ssl, sni);
+  ERR_clear_error();
   if (SSL_connect(ssl) == 1) x = SSL_get1_peer_certificate(ssl);
+  else {
+    /* the server's alert, or what went wrong on the way */
+    *why = "handshake failed: the connection closed";
+    if ((e = ERR_peek_last_error())) {
+      strcpy(err, "handshake failed: ");
+      ERR_error_string_n(e, err + strlen(err), sizeof err - strlen(err));
+      *why = err;
+    }
+  }
   SSL_shutdown(ssl);
   SSL_free(ssl);
   close(fd);
@@ -99,6 +124,7 @@ static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
 {
   char name[SNI_NAME_MAX + 1], path[SNI_PATH_MAX], a[97], b[97];
   X509 *got, *want;
+  const char *why = "";
   int ok;
 
   if (pattern && pattern[0] == '*') {
@@ -107,12 +133,12 @@ static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
     strcat(name, pattern + 1);
   }
   else if (pattern) strcpy(name, pattern);
-  got = served(ctx, pattern ? name : 0);
+  got = served(ctx, pattern ? name : 0, &why);
   want = expected(q, pattern ? name : 0, path);
   ok = got && want && x509_fingerprint(got, a) && x509_fingerprint(want, b) && !strcmp(a, b);
   buffer_puts(buffer_1, pattern ? name : "(no sni)");
   buffer_puts(buffer_1, ok ? ": ok: " : ": MISMATCH: served ");
-  if (got) describe(got); else buffer_puts(buffer_1, "nothing");
+  if (got) describe(got); else { buffer_puts(buffer_1, "nothing ("); buffer_puts(buffer_1, why); buffer_puts(buffer_1, ")"); }
   buffer_puts(buffer_1, ok ? " from " : ", expected ");
   if (!ok && want) { describe(want); buffer_puts(buffer_1, " from "); }
   buffer_puts(buffer_1, want ? path : "no usable certificate");
@@ -129,20 +155,26 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
   size_t colon, i;
   int a = 1, bad = 0;
 
-  if (argc < 2) usage();
+  if (argc < 2) usage_error("probe", "needs HOST:PORT", 0);
   str0(&hp, argv[a++]);
   colon = (size_t)(strrchr(hp.s, ':') ? strrchr(hp.s, ':') - hp.s : 0);
-  if (!colon) usage();
+  if (!colon) usage_error("probe", "needs HOST:PORT", argv[1]);
   hp.s[colon] = 0;
   host = hp.s; port = hp.s + colon + 1;
+  {
+    unsigned long n;
+    if (!*port || port[scan_ulong(port, &n)] || n < 1 || n > 65535)
+      usage_error("probe", "bad port: a number from 1 to 65535", port);
+  }
   if (host[0] == '[' && colon > 1 && host[colon - 1] == ']') { /* [::1]:465 */
     hp.s[colon - 1] = 0;
     ++host;
   }
   if (a < argc && !strcmp(argv[a], "--starttls")) {
-    if (a + 1 >= argc) usage();
+    if (a + 1 >= argc) usage_error("probe", "--starttls needs smtp, imap or pop3", 0);
     proto = argv[a + 1];
-    if (strcmp(proto, "smtp") && strcmp(proto, "imap") && strcmp(proto, "pop3")) usage();
+    if (strcmp(proto, "smtp") && strcmp(proto, "imap") && strcmp(proto, "pop3"))
+      usage_error("probe", "--starttls is smtp, imap or pop3", proto);
     a += 2;
   }
   ctx = SSL_CTX_new(TLS_client_method());
@@ -165,5 +197,5 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
     tree_free(&t);
   }
   SSL_CTX_free(ctx);
-  return bad ? EXIT_PERM : 0;
+  return unreachable ? EXIT_TEMP : bad ? EXIT_PERM : 0;
 }

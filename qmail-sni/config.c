@@ -15,23 +15,13 @@
 
 #include "qmail-sni.h"
 
-static uid_t owner_default(void)
-{
-  struct passwd *pw = getpwnam("qmaild");
-  return pw ? pw->pw_uid : (uid_t)-1;
-}
-
-static gid_t group_default(void)
-{
-  struct group *gr = getgrnam("qmail");
-  return gr ? gr->gr_gid : (gid_t)-1;
-}
-
 void config_defaults(struct config *cf)
 {
-  cf->uid = owner_default();
-  cf->gid = group_default();
+  cf->owner = "qmaild";
+  cf->group = "qmail";
   cf->mode = 0640;
+  cf->qmaildir = "";
+  cf->readers = "qmaild";
   cf->default_name = "";
   cf->dovecot_conf = "";
   cf->dovecot_dir = "";
@@ -66,6 +56,19 @@ static long account(const char *value, int group)
   }
 }
 
+/* owner and group of installed files, resolved when a file is written:
+ * an account that does not exist is an error, never root's silently */
+void config_ids(struct config *cf, uid_t *uid, gid_t *gid)
+{
+  long u = account(cf->owner, 0), g = account(cf->group, 1);
+  if (u == -2) bad("setting owner", "no such user (create qmail's users, or set owner = to the"
+                   " user qmail-smtpd runs as; empty keeps the installer's)", cf->owner);
+  if (g == -2) bad("setting group", "no such group (create qmail's groups, or set group = to"
+                   " qmail-smtpd's group; empty keeps the installer's)", cf->group);
+  *uid = (uid_t)u;
+  *gid = (gid_t)g;
+}
+
 /* setting is KEY=VALUE, spaces around = allowed. Returns 0, or why
  * not, with the offending part in *value. cf keeps a copy of setting,
  * which its values point into, until config_free. */
@@ -84,13 +87,18 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   v = key + eq + 1;
   for (end = key + eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
   while (*v == ' ' || *v == '\t') ++v;
+  /* a comment after the value: blank, then # */
+  for (end = v; *end; ++end)
+    if (*end == '#' && (end == v || end[-1] == ' ' || end[-1] == '\t')) { *end = 0; break; }
   for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); --end) end[-1] = 0;
   *value = v;
 
-  if (!strcmp(key, "owner") || !strcmp(key, "group")) {
-    long id = account(v, key[0] == 'g');
-    if (id == -2) return key[0] == 'g' ? "unknown group" : "unknown user";
-    if (key[0] == 'g') cf->gid = (gid_t)id; else cf->uid = (uid_t)id;
+  if (!strcmp(key, "owner")) cf->owner = v;
+  else if (!strcmp(key, "group")) cf->group = v;
+  else if (!strcmp(key, "readers")) cf->readers = v;
+  else if (!strcmp(key, "qmaildir")) {
+    if (*v != '/') return "qmaildir must be an absolute path";
+    cf->qmaildir = v;
   }
   else if (!strcmp(key, "mode")) {
     unsigned long m;

@@ -159,7 +159,7 @@ const char *dovecot_syntax_detect(void)
   while (*s >= '0' && *s <= '9') major = major * 10 + (unsigned long)(*s++ - '0');
   if (*s == '.') for (++s; *s >= '0' && *s <= '9'; ++s) minor = minor * 10 + (unsigned long)(*s - '0');
   if (!WIFEXITED(status) || WEXITSTATUS(status) || !major)
-    die(EXIT_TEMP, "fatal: unable to run dovecot --version: give --syntax 2.3 or 2.4");
+    die_output("unable to run dovecot --version: set dovecot_syntax = 2.3 or 2.4", 0, 0, 0);
   return major > 2 || (major == 2 && minor >= 4) ? "2.4" : "2.3";
 }
 
@@ -168,7 +168,7 @@ int write_if_changed(const char *path, stralloc *text, unsigned mode)
   const char *step;
   if (file_same(path, text->s, text->len)) return 0;
   if (atomic_write(path, text->s, text->len, mode, (uid_t)-1, (gid_t)-1, &step) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path);
+    die_output("unable to ", step, path, 1);
   return 1;
 }
 
@@ -217,7 +217,7 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
   p.dir = dir; p.syntax = syntax;
   each_name(t, dovecot_file, &p);
   dh = opendir(dir);
-  if (!dh) diesys(EXIT_TEMP, "fatal: unable to read ", dir);
+  if (!dh) die_output("unable to read", 0, dir, 1);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
     size_t len = strlen(d->d_name);
@@ -231,7 +231,7 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
     if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
         || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
     if (!ours(p.path.s)) continue;
-    if (unlink(p.path.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", p.path.s);
+    if (unlink(p.path.s) == -1) die_output("unable to remove", 0, p.path.s, 1);
     p.changed = 1;
   }
   closedir(dh);
@@ -248,13 +248,16 @@ static int run_postmap(const char *type, const char *file)
       || !stralloc_0(&arg)) die_nomem();
   buffer_flush(buffer_1);
   pid = fork();
-  if (pid == -1) diesys(EXIT_TEMP, "fatal: unable to run postmap");
+  if (pid == -1) die_output("unable to run postmap", 0, 0, 1);
   if (!pid) {
     execlp("postmap", "postmap", "-F", arg.s, (char *)0);
     _exit(127);
   }
-  if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status))
-    die(EXIT_TEMP, "fatal: postmap -F ", arg.s, " failed");
+  if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
+    die_output("postmap -F failed", 0, arg.s, 0);
+  if (WEXITSTATUS(status) == 127)
+    die_output("postmap not found in $PATH or /usr/sbin: install Postfix, or empty the postfix_map setting", 0, 0, 0);
+  if (WEXITSTATUS(status)) die_output("postmap -F failed", 0, arg.s, 0);
   stralloc_free(&arg);
   return 1;
 }

@@ -14,10 +14,16 @@
 #define EXIT_PERM 100 /* will never work: usage, bad name, bad file */
 #define EXIT_TEMP 111 /* try again later: I/O, memory */
 
+#ifndef QMAIL_SNI_VERSION
+#define QMAIL_SNI_VERSION "0.9"
+#endif
+
 /* config.c: /etc/qmail-sni.conf, then -s KEY=VALUE overrides */
 struct config {
-  uid_t uid;                  /* owner of installed files, -1: as created */
-  gid_t gid;                  /* group, -1: as created */
+  const char *owner;          /* of installed files, "": as created */
+  const char *group;          /* their group, "": as created */
+  const char *qmaildir;       /* when neither -d nor $QMAILDIR says */
+  const char *readers;        /* users the servers run as, who must read the files */
   unsigned mode;              /* mode of installed files */
   const char *default_name;   /* certificate that is also the default */
   const char *dovecot_conf;   /* one file of local_name blocks */
@@ -34,6 +40,7 @@ struct config {
 void config_defaults(struct config *cf);
 void config_read(struct config *cf, const char *path, int must_exist);
 void config_set(struct config *cf, const char *setting, const char *where);
+void config_ids(struct config *cf, uid_t *uid, gid_t *gid);
 const char *config_setting(struct config *cf, const char *setting, const char **value);
 const char *config_text(struct config *cf, const char *text, size_t len,
                         unsigned long *lineno, const char **value);
@@ -43,6 +50,7 @@ struct qsni {
   const char *qmaildir;    /* -d, $QMAILDIR or /var/qmail */
   const char *control;     /* qmaildir/control */
   const char *servercerts; /* control/servercerts */
+  const char *skip;        /* a name being removed: left out of the tree */
   struct config cf;
 };
 
@@ -62,7 +70,9 @@ struct cert {
   mode_t mode;                    /* of the file */
   struct timespec ctime;          /* of the file */
   char stamp[STAMP_MAX];          /* device, inode, size, times, mode; or "" */
-  stralloc sans;                  /* canonical SAN patterns, \0 after each */
+  stralloc sans;                  /* canonical SAN patterns, \0 after each;
+                                     a link's are its primary's, not its own */
+  int shares;                     /* a link: leaf and sans are its primary's */
   unsigned char digest[32];       /* SHA-256 over leaf and chain */
 };
 
@@ -75,6 +85,7 @@ struct tree {
 
 #define TREE_DEFAULT 1 /* include control/servercert.pem */
 #define TREE_CACHED 2  /* sans and digest may come from the cache: no leaf */
+#define TREE_STRICT 4  /* read as the server reads: every key decoded */
 void tree_load(struct tree *t, struct qsni *q, int flags);
 void tree_free(struct tree *t);
 int cert_covers(const struct cert *c, const char *name);
@@ -111,6 +122,11 @@ int atomic_symlink(const char *target, const char *path);
 int file_same(const char *path, const char *data, size_t len);
 void tmp_sweep(const char *dir);
 
+/* readers.c: can the servers' users read a file */
+struct reader { const char *name; uid_t uid; gid_t gids[64]; int ngids; };
+int reader_get(struct reader *r, const char *user);
+int reader_blocked(const struct reader *r, const char *path, stralloc *where, struct stat *st);
+
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
 void postfix_render(struct tree *t, stralloc *out);
@@ -121,18 +137,30 @@ int postfix_write(struct tree *t, const char *file, const char *type);
 
 /* util.c */
 void die_nomem(void);
-void usage(void);
+void usage_error(const char *what, const char *why, const char *arg);
 void str0(stralloc *sa, const char *s);
 void printable(stralloc *out, const char *s);
 int run_command(const char *cmd);
+void output_note(const char *name);
+void die_output(const char *what, const char *step, const char *path, int sys);
+void path_sbin(void);
+int files_same(const char *a, const char *b);
+int sans_equal(const stralloc *a, const stralloc *b);
+
+/* install_cert's as_default */
+#define INSTALL_DEFAULT 1         /* also write control/servercert.pem */
+#define INSTALL_DEFAULT_FOLLOWS 2 /* if it is this certificate's, older */
 int sync_outputs(struct qsni *q, int *changed);
+#define PENDING_DOVECOT 1
+#define PENDING_POSTFIX 2
+int reload_pending(struct qsni *q);
 
 typedef int (*qsni_cmd)(struct qsni *q, int argc, char **argv);
 
 /* main.c */
 #define COMMAND_HOOK -1 /* a dehydrated handler with nothing to do */
 #define COMMAND_NONE -2
-int command_find(const char *word);
+int command_find(const char *word, const char **like);
 const char *deploy_args(int argc, char **argv);
 
 int cmd_lookup(struct qsni *q, int argc, char **argv);
@@ -161,5 +189,6 @@ int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int as_default);
 void links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
+int install_default(struct qsni *q, const char *name, int first);
 
 #endif

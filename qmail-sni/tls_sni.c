@@ -250,12 +250,17 @@ static int key_matches_der(X509 *leaf, const char *pem, const unsigned char *der
     if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || !DER(q, qend, V_ASN1_INTEGER, UNIV, c, n)) goto done;
     p = pub + 1; end = pub + publen;
     if (publen < 1 || *pub || !DER(p, end, V_ASN1_SEQUENCE, UNIV, c, n)) goto done;
-    r = n == q - nstart && !memcmp(c, nstart, (size_t)n);
+    if (n != q - nstart || memcmp(c, nstart, (size_t)n)) goto done;
+    /* and the rest the server's decoder insists on: d, p, q, dp, dq, qinv */
+    for (r = 0; r < 6; ++r)
+      if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || n < 1) { r = 0; goto done; }
+    r = 1;
   } else if (!strncmp(pem, "EC", 2)) {
     /* ECPrivateKey { 1, key, [0] curve OPTIONAL, [1] public point OPTIONAL } */
     const unsigned char *curve = 0;
     long curvelen = 0;
-    if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || !DER(q, qend, V_ASN1_OCTET_STRING, UNIV, c, n)) goto done;
+    if (!DER(q, qend, V_ASN1_INTEGER, UNIV, c, n) || !DER(q, qend, V_ASN1_OCTET_STRING, UNIV, c, n)
+        || n < 1) goto done;
     while (q < qend && der_next(&q, qend, &tag, &cls, &c, &n) && cls == V_ASN1_CONTEXT_SPECIFIC) {
       if (tag == 0) { curve = c; curvelen = n; }
       if (tag != 1) continue;

@@ -28,9 +28,11 @@ static void digest(struct cert *c, STACK_OF(X509) *chain)
   EVP_MD_CTX_free(ctx);
 }
 
-static void cert_read(struct cert *c, struct cache *k)
+/* strict: the server's own reader, every key decoded, as check wants */
+static void cert_read(struct cert *c, struct cache *k, int strict)
 {
   STACK_OF(X509) *chain;
+  EVP_PKEY *key;
   struct stat st;
 
   if (stat(c->path.s, &st) == 0) {
@@ -39,7 +41,12 @@ static void cert_read(struct cert *c, struct cache *k)
     cache_stamp(c->stamp, &st);
     if (k && cache_get(k, c)) { c->read = 1; return; }
   }
-  if (!servercert_read_lazy(c->path.s, &c->leaf, &chain, &c->why)) return;
+  if (strict) {
+    if (!servercert_read(c->path.s, &key, &c->leaf, &chain, &c->why)) return;
+    c->why = servercert_problem(key, c->leaf, 0);
+    EVP_PKEY_free(key);
+  }
+  else if (!servercert_read_lazy(c->path.s, &c->leaf, &chain, &c->why)) return;
   c->read = 1;
   digest(c, chain);
   sk_X509_pop_free(chain, X509_free);
@@ -68,7 +75,7 @@ static int order(const void *a, const void *b)
   return strcmp(x->name, y->name);
 }
 
-static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d, int type)
+static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d, int type, int strict)
 {
   char name[SNI_NAME_MAX + 1], target[SNI_NAME_MAX + 2];
   struct cert *c;
@@ -81,6 +88,7 @@ static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d
     if (!stralloc_cats(&t->bad, d) || !stralloc_0(&t->bad)) die_nomem();
     return;
   }
+  if (q->skip && !strcmp(name, q->skip)) return;
   c = add(t);
   strcpy(c->name, name);
   strcpy(c->primary, name);
@@ -95,13 +103,33 @@ static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d
       if (sni_pattern_canon(name, target, (size_t)n) == SNI_OK && !strcmp(name, target))
         strcpy(c->primary, name);
       else c->primary[0] = 0; /* points outside servercerts/ */
+      if (q->skip && !strcmp(c->primary, q->skip)) { --t->len; stralloc_free(&dir); return; }
     }
   }
   --dir.len;
   if (!stralloc_cats(&dir, "/servercert.pem")) die_nomem();
   c->path = dir;
   if (!stralloc_0(&c->path)) die_nomem();
-  cert_read(c, k);
+  if (!c->is_link) cert_read(c, k, strict);
+}
+
+/* a link reads as its primary: one read of the file however many names
+ * link to it, and its SANs shared, not copied */
+static void links_read(struct tree *t, struct cache *k, int strict)
+{
+  size_t i;
+  for (i = 0; i < t->len; ++i) {
+    struct cert *c = &t->c[i], *p;
+    if (!c->is_link) continue;
+    p = c->primary[0] ? tree_find(t, c->primary) : 0;
+    if (!p || p->is_link) { cert_read(c, k, strict); continue; }
+    c->read = p->read; c->why = p->why; c->mode = p->mode; c->ctime = p->ctime;
+    memcpy(c->stamp, p->stamp, sizeof c->stamp);
+    memcpy(c->digest, p->digest, sizeof c->digest);
+    if ((c->leaf = p->leaf)) X509_up_ref(c->leaf);
+    c->sans = p->sans;
+    c->shares = 1;
+  }
 }
 
 void tree_load(struct tree *t, struct qsni *q, int flags)
@@ -123,7 +151,7 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
     diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   }
   while (dir && (errno = 0, d = readdir(dir)))
-    if (d->d_name[0] != '.') entry(t, q, k, d->d_name, d->d_type);
+    if (d->d_name[0] != '.') entry(t, q, k, d->d_name, d->d_type, flags & TREE_STRICT);
   if (dir && errno) {
     buffer_flush(buffer_1);
     diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
@@ -134,10 +162,11 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
     c->is_default = 1;
     if (!stralloc_copys(&c->path, q->control) || !stralloc_cats(&c->path, "/servercert.pem")
         || !stralloc_0(&c->path)) die_nomem();
-    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c, k);
+    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c, k, flags & TREE_STRICT);
     else c->why = "missing";
   }
   qsort(t->c, t->len, sizeof *t->c, order);
+  links_read(t, k, flags & TREE_STRICT);
   if (k && dir) cache_save(k, t);
   else if (k) cache_free(k);
   stralloc_free(&file);
@@ -149,7 +178,7 @@ void tree_free(struct tree *t)
   for (i = 0; i < t->len; ++i) {
     X509_free(t->c[i].leaf);
     stralloc_free(&t->c[i].path);
-    stralloc_free(&t->c[i].sans);
+    if (!t->c[i].shares) stralloc_free(&t->c[i].sans);
   }
   free(t->c);
   stralloc_free(&t->bad);

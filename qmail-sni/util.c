@@ -1,7 +1,10 @@
 /* util.c: small helpers the commands share. */
+#include <errno.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <buffer.h>
+#include <string.h>
 #include <errmsg.h>
 
 #include "qmail-sni.h"
@@ -31,6 +34,34 @@ void printable(stralloc *out, const char *s)
     else if (!stralloc_catb(out, esc, 4)) die_nomem();
   }
   if (!stralloc_0(out)) die_nomem();
+}
+
+/* what an install has done by the time an output fails: said first */
+static const char *installed;
+void output_note(const char *name) { installed = name; }
+
+/* an output could not be written: fatal, saying whether a certificate
+ * is already in place, so the admin knows what did and did not happen */
+void die_output(const char *what, const char *step, const char *path, int sys)
+{
+  const char *e = sys ? strerror(errno) : 0;
+  buffer_flush(buffer_1);
+  if (installed)
+    die(EXIT_TEMP, "fatal: ", installed, " is installed and served by qmail-smtpd, but the outputs were not updated: ",
+        what, step ? step : "", path ? " " : "", path ? path : "", e ? ": " : "", e ? e : "");
+  die(EXIT_TEMP, "fatal: ", what, step ? step : "", path ? " " : "", path ? path : "", e ? ": " : "", e ? e : "");
+}
+
+/* cron runs with PATH=/usr/bin:/bin; postmap, postfix and doveadm live
+ * in sbin */
+void path_sbin(void)
+{
+  static stralloc p;
+  const char *old = getenv("PATH");
+  if (!old || !*old) old = "/usr/bin:/bin";
+  if (!stralloc_copys(&p, old) || !stralloc_cats(&p, ":/usr/local/sbin:/usr/sbin:/sbin")
+      || !stralloc_0(&p)) die_nomem();
+  setenv("PATH", p.s, 1);
 }
 
 /* run cmd with /bin/sh; its exit code, or -1 */

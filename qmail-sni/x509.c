@@ -1,4 +1,5 @@
 /* x509.c: what the helper reads from certificates, in-process. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/evp.h>
@@ -6,25 +7,81 @@
 
 #include "qmail-sni.h"
 
-/* DNS SANs as canonical patterns, \0 after each; bad ones are skipped */
+static int by_name(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the names in list (\0 after each), sorted, in a new array; n set */
+static const char **sorted(const char *list, size_t len, size_t *n)
+{
+  const char **v;
+  size_t i, k = 0;
+  for (i = 0; i < len; i += strlen(list + i) + 1) ++k;
+  if (!(v = malloc((k ? k : 1) * sizeof *v))) die_nomem();
+  for (i = 0, k = 0; i < len; i += strlen(list + i) + 1) v[k++] = list + i;
+  qsort(v, k, sizeof *v, by_name);
+  *n = k;
+  return v;
+}
+
+/* by name, then by place: the first copy of a name sorts first */
+static int by_name_place(const void *a, const void *b)
+{
+  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+  int c = strcmp(x, y);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* DNS SANs as canonical patterns, \0 after each, in the certificate's
+ * order, each once; bad ones are skipped. Duplicates are found by
+ * sorting: a certificate may carry thousands of names. */
 int x509_sans(X509 *x, stralloc *out)
 {
   GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, 0, 0);
   char name[SNI_NAME_MAX + 1];
-  int i, n = 0;
+  stralloc all = {0};
+  const char **v;
+  char *drop;
+  size_t i, n, kept = 0;
 
-  if (!stralloc_copys(out, "")) die_nomem();
-  for (i = 0; gens && i < sk_GENERAL_NAME_num(gens); ++i) {
-    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+  if (!stralloc_copys(out, "") || !stralloc_copys(&all, "")) die_nomem();
+  for (i = 0; gens && i < (size_t)sk_GENERAL_NAME_num(gens); ++i) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, (int)i);
     if (g->type != GEN_DNS) continue;
     if (sni_pattern_canon(name, (const char *)ASN1_STRING_get0_data(g->d.dNSName),
                           (size_t)ASN1_STRING_length(g->d.dNSName)) != SNI_OK) continue;
-    if (x509_covers(out->s, out->len, name) == 2) continue; /* duplicate */
-    if (!stralloc_cats(out, name) || !stralloc_0(out)) die_nomem();
-    ++n;
+    if (!stralloc_cats(&all, name) || !stralloc_0(&all)) die_nomem();
   }
   GENERAL_NAMES_free(gens);
-  return n;
+  v = sorted(all.s, all.len, &n);
+  qsort(v, n, sizeof *v, by_name_place);
+  if (!(drop = calloc(all.len + 1, 1))) die_nomem();
+  for (i = 1; i < n; ++i)
+    if (!strcmp(v[i], v[i - 1])) drop[v[i] - all.s] = 1;
+  for (i = 0; i < all.len; i += strlen(all.s + i) + 1) {
+    if (drop[i]) continue;
+    if (!stralloc_cats(out, all.s + i) || !stralloc_0(out)) die_nomem();
+    ++kept;
+  }
+  free(v); free(drop);
+  stralloc_free(&all);
+  return (int)kept;
+}
+
+/* 1 if a and b hold the same names, in any order */
+int sans_equal(const stralloc *a, const stralloc *b)
+{
+  const char **x, **y;
+  size_t n, m, i;
+  int same;
+  if (a->len != b->len) return 0;
+  x = sorted(a->s, a->len, &n);
+  y = sorted(b->s, b->len, &m);
+  same = n == m;
+  for (i = 0; same && i < n; ++i) same = !strcmp(x[i], y[i]);
+  free(x); free(y);
+  return same;
 }
 
 /* 2 if name is in sans as it is, 1 if a "*.parent" SAN covers it, else 0 */

@@ -7,6 +7,7 @@ need pebble dehydrated curl dovecot postfix
 need_root "a private Postfix instance"
 make_ca
 Q=$T/q C=$T/q/control D=$T/dovecot P=$T/postfix
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$D" "$P/etc" "$T/dh/wellknown"
 export QMAILDIR=$Q QMAILSNI_CONF=$T/qmail-sni.conf
 cat > "$QMAILSNI_CONF" <<CONF

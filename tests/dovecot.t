@@ -6,6 +6,7 @@
 need dovecot doveconf doveadm
 make_ca
 Q=$T/q C=$T/q/control D=$T/dovecot
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$D"
 cat > "$T/qmail-sni.conf" <<CONF
 owner =

@@ -7,6 +7,7 @@
 export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q S=$T/q/control/servercerts; mkdir -p "$Q"
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
 make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.alpha.test ec 30 mail.alpha.test alpha.test
@@ -47,7 +48,7 @@ is "$(ls -A "$S/mail.alpha.test" "$S" | grep -c '\.tmp\.')" 0 "the next install 
 # a full filesystem: a small tmpfs
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=128k tmpfs "$T/small" 2>/dev/null; then
   on_exit "umount '$T/small'"
-  F=$T/small/q; mkdir -p "$F"
+  F=$T/small/q; mkdir -p "$F/control"
   "$QMAIL_SNI" -d "$F" -s owner= -s group= install mail.alpha.test "$T/a.key" "$T/a.pem"
   ok $? "install onto the small filesystem"
   dd if=/dev/zero of="$T/small/filler" bs=4k 2>/dev/null

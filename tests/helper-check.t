@@ -6,8 +6,9 @@
 export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q C=$T/q/control S=$T/q/control/servercerts
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q"
-sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
+sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= "$@"; }
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 10 mail.beta.test alpha.test

@@ -6,6 +6,7 @@
 export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q C=$T/q/control S=$T/q/control/servercerts
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
 make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test '*.alpha.test'
 make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test alpha.test
@@ -62,7 +63,9 @@ sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
 is "$(fp_file "$f")" "$(fp_file "$T/a2.crt")" "reinstall replaces the certificate"
 [ ! -e "$S/smtp.alpha.test" ] && [ ! -L "$S/smtp.alpha.test" ]; ok $? "a SAN the new certificate drops loses its link"
 is "$(readlink "$S/alpha.test")" mail.alpha.test "a SAN it keeps keeps its link"
-is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a.crt")" "the default is left alone without --default"
+is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a2.crt")" "the default follows its certificate's renewal, without --default"
+sni install mail.beta.test "$T/b.key" "$T/b.crt"
+is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a2.crt")" "another certificate leaves the default alone"
 
 sni remove mail.alpha.test; ok $? "remove succeeds"
 [ ! -e "$S/mail.alpha.test" ] && [ ! -L "$S/alpha.test" ]; ok $? "remove takes the name and its links"

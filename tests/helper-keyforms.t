@@ -7,6 +7,7 @@
 export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q S=$T/q/control/servercerts K=$T/k
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$K"
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
 "$QMAIL_SNI" -d "$Q" -s owner= -s group= install --default mail.host.test "$T/d.key" "$T/d.crt"
@@ -33,7 +34,13 @@ openssl ec -in "$K/ec" -no_public -out "$K/ec.nopub" 2>/dev/null
 openssl ec -in "$K/ec" -conv_form compressed -out "$K/ec.compressed" 2>/dev/null
 openssl ec -in "$K/ec" -param_enc explicit -out "$K/ec.explicit" 2>/dev/null
 openssl rsa -in "$K/rsa" -traditional -out "$K/rsa.pkcs1" 2>/dev/null
-for f in ec ec2 p384 sec1 rsa rsa2 ed ec.nopub ec.compressed ec.explicit rsa.pkcs1; do
+# an RSA key of {version, n, e} alone: its public part matches, but no
+# server can decode it
+printf 'asn1=SEQUENCE:k\n[k]\nv=INTEGER:0\nn=INTEGER:0x%s\ne=INTEGER:65537\n' \
+  "$(openssl rsa -in "$K/rsa" -noout -modulus 2>/dev/null | sed 's/.*=//')" > "$K/pubonly.cnf"
+openssl asn1parse -genconf "$K/pubonly.cnf" -out "$K/pubonly.der" -noout 2>/dev/null
+{ echo '-----BEGIN RSA PRIVATE KEY-----'; base64 -w 64 "$K/pubonly.der"; echo '-----END RSA PRIVATE KEY-----'; } > "$K/rsa.pubonly"
+for f in ec ec2 p384 sec1 rsa rsa2 ed ec.nopub ec.compressed ec.explicit rsa.pkcs1 rsa.pubonly; do
   [ -s "$K/$f" ] || bail "unable to make key $f"
 done
 is "$(head -qn1 "$K/sec1" "$K/ec.nopub" "$K/rsa.pkcs1" "$K/ec" | tr '\n' '|')" \
@@ -58,7 +65,8 @@ bad-pkcs8-rsa        rsa2          rsa.test  mismatch
 bad-pkcs1-rsa        rsa.pkcs1     ec.test   mismatch
 bad-rsa-for-ec       rsa           ec.test   mismatch
 bad-ec-for-rsa       ec            rsa.test  mismatch
-bad-ed25519          ed            ec.test   mismatch'
+bad-ed25519          ed            ec.test   mismatch
+bad-rsa-public-only  rsa.pubonly   rsa.test  unreadable'
 while read -r name key cert _; do
   [ -n "$name" ] && tenant "$name.test" "$K/$key" "$cert"
 done <<< "$cases"
@@ -68,6 +76,7 @@ while read -r name key cert want; do
   [ -n "$name" ] || continue
   got=ok
   printf '%s\n' "$out" | grep -q "^$name\.test: .*: key does not match certificate$" && got=mismatch
+  printf '%s\n' "$out" | grep -q "^$name\.test: .*: unreadable private key$" && got=unreadable
   is "$got" "$want" "$name: key $key with the certificate of $cert"
 done <<< "$cases"
 
@@ -79,6 +88,7 @@ is "$(grep -c $'\t0\t' "$S/.qmail-sni.cache")" "$(grep -c ' mismatch$' <<< "$cas
 d2=$("$QMAIL_SNI" -d "$Q" dovecot)
 is "$d2" "$d1" "Dovecot output from the cache is the same"
 isnt "$d1" "" "and there is some"
+is "$(grep -c 'bad-rsa-public-only' <<< "$d1")" 0 "a key no server can decode stays out of the outputs"
 
 # the server's own full read agrees: a mismatched tenant gets the default
 P=$(free_port); start_harness "$Q" "$P"

@@ -6,6 +6,7 @@
 need postmap jq
 make_ca
 Q=$T/q C=$T/q/control S=$T/q/control/servercerts O=$T/out
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$O/conf.d"
 cat > "$T/qmail-sni.conf" <<CONF
 # test settings
@@ -95,7 +96,7 @@ done
 out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
 
 # dehydrated and certbot
-D=$T/d2; mkdir -p "$D"
+D=$T/d2; mkdir -p "$D/control"
 hook() { QMAILSNI_CONF=/dev/null "$QMAIL_SNI" -d "$D" -s owner= -s group= "$@"; }
 hook deploy_cert mail.alpha.test "$T/a.key" "$T/a.crt" "$T/a.crt" "$T/a.chain" 1700000000
 ok $? "deploy_cert succeeds"

@@ -9,6 +9,7 @@ need valgrind
 export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q; mkdir -p "$Q"
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test

@@ -7,6 +7,7 @@ need postfix postmap postconf script
 need_root "a private Postfix instance"
 make_ca
 Q=$T/q C=$T/q/control P=$T/postfix
+mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$P/etc"
 cat > "$T/qmail-sni.conf" <<CONF
 owner =

@@ -36,7 +36,7 @@ ok $? "tls_sni.c and tls_sni.h in the tree are the core's, byte for byte"
 fits=""
 for p in "$TOP"/patches/*.patch; do
   rm -rf "$T/pp"; mkdir "$T/pp"; tar -C "$T/orig" -cf - . | tar -C "$T/pp" -xf -
-  patch -p1 -F0 -N -s -d "$T/pp" < "$p" >/dev/null 2>&1 || continue
+  patch -p1 -F0 -N -s --no-backup-if-mismatch -d "$T/pp" < "$p" >/dev/null 2>&1 || continue
   ref=$T/src
   case $p in *-remote.patch)
     rm -rf "$T/rem"; mkdir "$T/rem"; tar -C "$T/orig" -cf - . | tar -C "$T/rem" -xf -
@@ -48,6 +48,12 @@ for p in "$TOP"/patches/*.patch; do
 done
 [ -n "$fits" ] || diag "no shipped patch fits this tree: scripts/qmail-sni-apply --diff DIR makes one"
 
+# a defect known in a published tree is mended in the test copies, and said
+if grep -q datetime_sec "$T/orig/ssl_timeoutio.c" 2>/dev/null && ! grep -q 'datetime\.h' "$T/orig/ssl_timeoutio.c"; then
+  diag "this tree does not build as published: ssl_timeoutio.c uses datetime_sec without #include \"datetime.h\";" \
+    "added to the test copies here: add it to your tree too"
+  for d in src orig; do sed -i 's/^#include "now.h"$/#include "now.h"\n#include "datetime.h"/' "$T/$d/ssl_timeoutio.c"; done
+fi
 for d in src orig; do echo "$T/qmail" > "$T/$d/conf-qmail"; done
 (cd "$T/orig" && make qmail-smtpd qmail-remote) > "$T/build-orig.log" 2>&1; orig_built=$?
 (cd "$T/src" && make qmail-smtpd qmail-remote) > "$T/build.log" 2>&1
@@ -108,6 +114,10 @@ serves() {
   [ "$orig" != "$DEF" ] || { diag "got:  '$got'"; diag "want: '$5'"; }
 }
 
+# whether the unpatched build completes a STARTTLS handshake at all: a
+# check that needs one is the tree's own failure when it does not
+[ "$(served "$PO" smtp -)" = "$DEF" ]; orig_starttls=$?
+
 for mode in smtp tls; do
   port=$P oport=$PO label=STARTTLS
   [ $mode = tls ] && port=$PS oport=$POS label="implicit TLS"
@@ -125,9 +135,14 @@ for mode in smtp tls; do
 done
 
 peer=$T/peer.pem
-swaks --server 127.0.0.1 --port "$P" --tls --tls-sni smtp.alpha.test --quit-after TLS \
-  --tls-get-peer-cert "$peer" >"$T/swaks.out" 2>&1
-is "$(fp_file "$peer")" "$ALPHA" "swaks STARTTLS with SNI smtp.alpha.test gets the alpha certificate"
+swaks_cert() { # swaks_cert PORT OUT: STARTTLS with SNI smtp.alpha.test
+  rm -f "$2"
+  swaks --server 127.0.0.1 --port "$1" --tls --tls-sni smtp.alpha.test --quit-after TLS \
+    --tls-get-peer-cert "$2" >"$2.out" 2>&1
+}
+swaks_cert "$P" "$peer"; swaks_cert "$PO" "$T/opeer.pem"
+[ "$(fp_file "$peer")" = "$ALPHA" ]
+verdict "swaks STARTTLS with SNI smtp.alpha.test gets the alpha certificate" $? "$([ "$(fp_file "$T/opeer.pem")" = "$DEF" ]; echo $?)"
 
 mv "$C/servercert.pem" "$C/servercert.pem.off"
 ehlo=$(swaks --server 127.0.0.1 --port "$P" --quit-after EHLO 2>&1)
@@ -137,8 +152,10 @@ verdict "EHLO answered without a default certificate" $? "$(printf '%s\n' "$oehl
 is "$(printf '%s\n' "$ehlo" | grep -c STARTTLS)" 0 "no default certificate: STARTTLS not offered"
 cp "$T/defec.pem" "$C/servercert.pem"; rm "$C/servercert.pem.off"
 chgrp nogroup "$C/servercert.pem"; chmod 640 "$C/servercert.pem"
-is "$(served "$P" smtp -)" "$(fp_file "$T/defec.crt")" "ECDSA default served on the next connection, no restart"
-is "$(served "$P" smtp mail.alpha.test)" "$ALPHA" "tenants unaffected by the default's key type"
+[ "$(served "$P" smtp -)" = "$(fp_file "$T/defec.crt")" ]
+verdict "ECDSA default served on the next connection, no restart" $? "$orig_starttls"
+[ "$(served "$P" smtp mail.alpha.test)" = "$ALPHA" ]
+verdict "tenants unaffected by the default's key type" $? "$orig_starttls"
 
 sleep 0.2
 log=$(cat "$LOG")
@@ -193,17 +210,19 @@ remote() {
 
 # the unpatched qmail-remote over TLS to an IP route: what this tree can do without us
 remote "$T/orig/qmail-remote" gamma.test
-case $got in K*) orig_tls=0 ;; *) orig_tls=1; diag "unpatched qmail-remote to [127.0.0.1]: $(echo $got | head -c 80)" ;; esac
+delivered() { printf '%s\n' "$got" | grep -q '^K'; }
+delivered; orig_tls=$?
+[ "$orig_tls" = 0 ] || diag "unpatched qmail-remote to [127.0.0.1]: $(echo $got | head -c 80)"
 
 remote "$T/src/qmail-remote" alpha.test
 [ "$sni" = mx.alpha.test ]; verdict "qmail-remote sends the MX host's name as SNI (got '$sni')" $? "$orig_tls"
-case $got in K*) r=0 ;; *) r=1 ;; esac
-verdict "qmail-remote verifies mx.alpha.test against tlshosts/mx.alpha.test.pem and delivers ($(echo $got | head -c 60))" $r "$orig_tls"
+delivered
+verdict "qmail-remote verifies mx.alpha.test against tlshosts/mx.alpha.test.pem and delivers ($(echo $got | head -c 60))" $? "$orig_tls"
 
 remote "$T/src/qmail-remote" gamma.test
 is "$sni" "" "qmail-remote sends no SNI for a [127.0.0.1] route"
-case $got in K*) r=0 ;; *) r=1 ;; esac
-verdict "qmail-remote delivers over TLS to the IP route ($(echo $got | head -c 60))" $r "$orig_tls"
+delivered
+verdict "qmail-remote delivers over TLS to the IP route ($(echo $got | head -c 60))" $? "$orig_tls"
 
 remote "$T/orig/qmail-remote" alpha.test
 is "$sni" "" "control: unpatched qmail-remote sends no SNI"
