@@ -87,6 +87,8 @@ int atomic_write(const char *path, const char *data, size_t len,
   return -1;
 }
 
+/* the directory entry: the caller makes it durable with dir_sync, once
+ * for all the links it makes */
 int atomic_symlink(const char *target, const char *path)
 {
   stralloc tmp = {0};
@@ -100,6 +102,12 @@ int atomic_symlink(const char *target, const char *path)
     return -1;
   }
   stralloc_free(&tmp);
+  return 0;
+}
+
+/* fsync the directory that holds path */
+int dir_sync(const char *path)
+{
   return fsync_dir(path);
 }
 

@@ -70,10 +70,12 @@ void links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
 {
   DIR *dir = opendir(q->servercerts);
   struct dirent *d;
+  struct sanset set;
   stralloc p = {0};
   char target[SNI_NAME_MAX + 2];
   ssize_t n;
 
+  sanset_make(&set, sans ? sans : "", sans ? len : 0);
   while (dir && (d = readdir(dir))) {
     if (d->d_name[0] == '.') continue;
     if (!stralloc_copys(&p, q->servercerts) || !stralloc_cats(&p, "/")
@@ -81,10 +83,11 @@ void links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
     n = readlink(p.s, target, sizeof target - 1);
     if (n <= 0) continue;
     target[n] = 0;
-    if (!strcmp(target, name) && (!sans || x509_covers(sans, len, d->d_name) != 2))
+    if (!strcmp(target, name) && (!sans || sanset_covers(&set, d->d_name) != 2))
       if (unlink(p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", p.s);
   }
   if (dir) closedir(dir);
+  sanset_free(&set);
   stralloc_free(&p);
 }
 
@@ -95,6 +98,7 @@ static void link_sans(struct qsni *q, const char *name, const char *sans, size_t
   struct stat st;
   size_t i;
   ssize_t n;
+  int made = 0;
 
   for (i = 0; i < len; i += strlen(sans + i) + 1) {
     const char *s = sans + i;
@@ -112,7 +116,9 @@ static void link_sans(struct qsni *q, const char *name, const char *sans, size_t
     }
     else if (errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to stat ", p.s);
     if (atomic_symlink(name, p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to link ", p.s);
+    made = 1;
   }
+  if (made && dir_sync(p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to fsync the directory of ", p.s);
   stralloc_free(&p);
 }
 

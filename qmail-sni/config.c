@@ -22,6 +22,7 @@ void config_defaults(struct config *cf)
   cf->mode = 0640;
   cf->qmaildir = "";
   cf->readers = "qmaild";
+  cf->hook_chain = "";
   cf->default_name = "";
   cf->dovecot_conf = "";
   cf->dovecot_dir = "";
@@ -96,6 +97,7 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   if (!strcmp(key, "owner")) cf->owner = v;
   else if (!strcmp(key, "group")) cf->group = v;
   else if (!strcmp(key, "readers")) cf->readers = v;
+  else if (!strcmp(key, "hook_chain")) cf->hook_chain = v;
   else if (!strcmp(key, "qmaildir")) {
     if (*v != '/') return "qmaildir must be an absolute path";
     cf->qmaildir = v;

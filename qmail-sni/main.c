@@ -147,7 +147,7 @@ int main(int argc, char **argv)
   }
   if (argc < 1) usage_error(0, "no command", 0);
 
-  if ((cmd = command_find(argv[0], &like)) == COMMAND_HOOK) return 0;
+  cmd = command_find(argv[0], &like);
   if (cmd == COMMAND_NONE) {
     if (like) {
       stralloc why = {0};
@@ -161,6 +161,16 @@ int main(int argc, char **argv)
   config_defaults(&q.cf);
   config_read(&q.cf, conf, conf_given);
   for (i = 0; i < nsets; ++i) config_set(&q.cf, sets[i], "-s");
+  /* dehydrated has one HOOK: the DNS hook a wildcard needs is chained,
+   * with the same arguments, before deploy_cert's own work */
+  if (cmd == COMMAND_HOOK || !strcmp(argv[0], "deploy_cert")) {
+    if (*q.cf.hook_chain && (r = run_argv(q.cf.hook_chain, argc, argv))) {
+      if (r < 0) diesys(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain)");
+      if (r == 127) die(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain): not found or not executable");
+      return r;
+    }
+    if (cmd == COMMAND_HOOK) return 0;
+  }
   if (!q.qmaildir || !*q.qmaildir) q.qmaildir = *q.cf.qmaildir ? q.cf.qmaildir : "/var/qmail";
   q.control = catpath(q.qmaildir, "/control");
   q.servercerts = catpath(q.control, "/servercerts");

@@ -203,7 +203,7 @@ static int served(struct tree *t, const char *name)
 {
   struct cert *c = tree_find(t, name), *d = the_default(t);
   if (c) return c->read && !c->why;
-  return d && x509_covers(d->sans.s, d->sans.len, name) == 2;
+  return d && cert_covers(d, name) == 2;
 }
 
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */

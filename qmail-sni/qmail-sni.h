@@ -24,6 +24,7 @@ struct config {
   const char *group;          /* their group, "": as created */
   const char *qmaildir;       /* when neither -d nor $QMAILDIR says */
   const char *readers;        /* users the servers run as, who must read the files */
+  const char *hook_chain;     /* another dehydrated hook, run first */
   unsigned mode;              /* mode of installed files */
   const char *default_name;   /* certificate that is also the default */
   const char *dovecot_conf;   /* one file of local_name blocks */
@@ -57,6 +58,9 @@ struct qsni {
 #define STAMP_MAX 160 /* 8 hex numbers and colons */
 #define CACHE_FILE ".qmail-sni.cache" /* in servercerts/: a dot name is no name */
 
+/* a certificate's SAN names, sorted for lookups (x509.c) */
+struct sanset { const char **v; size_t n; };
+
 /* tree.c: one model of the certificate tree, shared by every command */
 struct cert {
   char name[SNI_NAME_MAX + 1];    /* directory name, canonical pattern */
@@ -73,6 +77,8 @@ struct cert {
   stralloc sans;                  /* canonical SAN patterns, \0 after each;
                                      a link's are its primary's, not its own */
   int shares;                     /* a link: leaf and sans are its primary's */
+  struct cert *owner;             /* whose sans these are: itself or the primary */
+  struct sanset set;              /* the owner's sans, sorted when first asked */
   unsigned char digest[32];       /* SHA-256 over leaf and chain */
 };
 
@@ -88,7 +94,7 @@ struct tree {
 #define TREE_STRICT 4  /* read as the server reads: every key decoded */
 void tree_load(struct tree *t, struct qsni *q, int flags);
 void tree_free(struct tree *t);
-int cert_covers(const struct cert *c, const char *name);
+int cert_covers(struct cert *c, const char *name);
 struct cert *tree_find(struct tree *t, const char *name);
 
 /* cache.c: what reading each file found, so unchanged files are not read */
@@ -109,6 +115,9 @@ void cache_free(struct cache *k);
 /* x509.c: what the helper reads from certificates */
 int x509_sans(X509 *x, stralloc *out);
 int x509_covers(const char *sans, size_t len, const char *name);
+void sanset_make(struct sanset *set, const char *sans, size_t len);
+int sanset_covers(const struct sanset *set, const char *name);
+void sanset_free(struct sanset *set);
 long x509_days_left(X509 *x, long *not_after);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
@@ -119,6 +128,7 @@ void x509_cn(X509 *x, stralloc *out);
 int atomic_write(const char *path, const char *data, size_t len,
                  unsigned mode, uid_t uid, gid_t gid, const char **step);
 int atomic_symlink(const char *target, const char *path);
+int dir_sync(const char *path);
 int file_same(const char *path, const char *data, size_t len);
 void tmp_sweep(const char *dir);
 
@@ -141,6 +151,7 @@ void usage_error(const char *what, const char *why, const char *arg);
 void str0(stralloc *sa, const char *s);
 void printable(stralloc *out, const char *s);
 int run_command(const char *cmd);
+int run_argv(const char *prog, int argc, char **argv);
 void output_note(const char *name);
 void die_output(const char *what, const char *step, const char *path, int sys);
 void path_sbin(void);

@@ -129,6 +129,7 @@ static void links_read(struct tree *t, struct cache *k, int strict)
     if ((c->leaf = p->leaf)) X509_up_ref(c->leaf);
     c->sans = p->sans;
     c->shares = 1;
+    c->owner = p;
   }
 }
 
@@ -179,6 +180,7 @@ void tree_free(struct tree *t)
     X509_free(t->c[i].leaf);
     stralloc_free(&t->c[i].path);
     if (!t->c[i].shares) stralloc_free(&t->c[i].sans);
+    sanset_free(&t->c[i].set);
   }
   free(t->c);
   stralloc_free(&t->bad);
@@ -195,7 +197,9 @@ struct cert *tree_find(struct tree *t, const char *name)
   return bsearch(&key, t->c, t->len, sizeof *t->c, order);
 }
 
-int cert_covers(const struct cert *c, const char *name)
+int cert_covers(struct cert *c, const char *name)
 {
-  return x509_covers(c->sans.s, c->sans.len, name);
+  struct cert *o = c->owner ? c->owner : c;
+  if (!o->set.v) sanset_make(&o->set, o->sans.s, o->sans.len);
+  return sanset_covers(&o->set, name);
 }

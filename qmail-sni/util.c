@@ -64,6 +64,29 @@ void path_sbin(void)
   setenv("PATH", p.s, 1);
 }
 
+/* run prog with the argc words of argv as its arguments: its exit code
+ * (128 + the signal that killed it), or -1 */
+int run_argv(const char *prog, int argc, char **argv)
+{
+  char **args;
+  int status, i;
+  pid_t pid;
+
+  buffer_flush(buffer_1);
+  pid = fork();
+  if (pid == -1) return -1;
+  if (!pid) {
+    if (!(args = malloc(((size_t)argc + 2) * sizeof *args))) _exit(111);
+    args[0] = (char *)prog;
+    for (i = 0; i < argc; ++i) args[i + 1] = argv[i];
+    args[argc + 1] = 0;
+    execv(prog, args);
+    _exit(127);
+  }
+  if (waitpid(pid, &status, 0) == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* run cmd with /bin/sh; its exit code, or -1 */
 int run_command(const char *cmd)
 {

@@ -69,6 +69,36 @@ int x509_sans(X509 *x, stralloc *out)
   return (int)kept;
 }
 
+/* sans sorted, for x509_covers' answer by binary search: a certificate
+ * may carry thousands of names, and each is asked about */
+void sanset_make(struct sanset *set, const char *sans, size_t len)
+{
+  set->v = sorted(sans, len, &set->n);
+}
+
+void sanset_free(struct sanset *set)
+{
+  free(set->v);
+  set->v = 0; set->n = 0;
+}
+
+static int in_set(const struct sanset *set, const char *name)
+{
+  return set->n && bsearch(&name, set->v, set->n, sizeof *set->v, by_name) != 0;
+}
+
+/* as x509_covers */
+int sanset_covers(const struct sanset *set, const char *name)
+{
+  const char *parent = strchr(name, '.');
+  char wild[SNI_NAME_MAX + 2];
+  if (in_set(set, name)) return 2;
+  if (!parent || name[0] == '*' || strlen(parent) + 1 >= sizeof wild) return 0;
+  wild[0] = '*';
+  strcpy(wild + 1, parent);
+  return in_set(set, wild);
+}
+
 /* 1 if a and b hold the same names, in any order */
 int sans_equal(const stralloc *a, const stralloc *b)
 {

@@ -12,7 +12,8 @@ mkdir -p "$Q" "$D" "$P/etc" "$T/dh/wellknown"
 export QMAILDIR=$Q QMAILSNI_CONF=$T/qmail-sni.conf
 cat > "$QMAILSNI_CONF" <<CONF
 owner =
-group =
+group = nogroup
+readers = nobody
 dovecot_conf = $D/sni.conf
 dovecot_reload = doveadm -c $D/dovecot.conf reload
 postfix_map = $P/etc/sni_map
@@ -88,4 +89,24 @@ for p in "$PQ smtp" "$PIS tls" "$PP smtp"; do
   # shellcheck disable=SC2086
   is "$(served ${p% *} ${p#* } imap.alpha.test)" "$(fp_file "$live")" "port ${p% *} serves the renewed certificate"
 done
+
+# a wildcard needs dns-01, and dns-01 a DNS hook: chained by qmail-sni
+# (pebble takes every challenge as valid here; the hook's calls count)
+printf '#!/bin/sh\necho "$*" >> %s/dnshook.calls\n' "$T" > "$T/dnshook"
+chmod 755 "$T/dnshook"
+echo "hook_chain = $T/dnshook" >> "$QMAILSNI_CONF"
+echo "*.w.test w.test > star_w_test" > "$T/dh/domains-w.txt"
+sed -e 's/^CHALLENGETYPE=.*/CHALLENGETYPE="dns-01"/' -e "s|^DOMAINS_TXT=.*|DOMAINS_TXT=\"$T/dh/domains-w.txt\"|" \
+  "$T/dh/config" > "$T/dh/config-w"
+dehydrated -f "$T/dh/config-w" -c > "$T/dh/wild.log" 2>&1
+ok $? "dehydrated issues *.w.test over dns-01, qmail-sni chaining the DNS hook"
+is "$(cut -d' ' -f1 "$T/dnshook.calls" | grep -c '^deploy_challenge$')" 2 "the DNS hook deployed both challenges"
+is "$(cut -d' ' -f1 "$T/dnshook.calls" | grep -c '^clean_challenge$')" 2 "and cleaned them"
+like "$(cat "$T/dnshook.calls")" '^deploy_cert \*\.w\.test ' "and got deploy_cert with the same arguments"
+wlive=$T/dh/certs/star_w_test/cert.pem
+is "$(fp_file "$C/servercerts/*.w.test/servercert.pem")" "$(fp_file "$wlive")" "the wildcard is in the tree"
+is "$(served "$PQ" smtp a.w.test)" "$(fp_file "$wlive")" "and served for a.w.test"
+printf '#!/bin/sh\n[ "$1" = deploy_challenge ] && exit 3\nexit 0\n' > "$T/dnshook"
+"$QMAIL_SNI" deploy_challenge x.w.test tok val; rc=$?
+is "$rc" 3 "the chained hook's exit status is passed on"
 done_testing

@@ -32,10 +32,8 @@ cat "$T/good.key" "$T/good.key" "$T/good.crt" > "$(tenant twokeys.example)"
 head -c 300 "$T/good.pem" > "$(tenant truncated.example)"
 
 # as root, run the server as nobody so that mode 000 means unreadable
-run_as=()
-[ "$(id -u)" = 0 ] && run_as=(-u "$(id -u nobody)" -g "$(id -g nobody)")
 P=$(free_port)
-( cd "$T/q" && exec tcpserver -R -H "${run_as[@]}" 127.0.0.1 "$P" "$HARNESS" ) 2>>"$T/q/log" &
+( cd "$T/q" && exec tcpserver -R -H "${as_server[@]}" 127.0.0.1 "$P" "$HARNESS" ) 2>>"$T/q/log" &
 _pids="$_pids $!"; wait_port "$P"
 
 check_broken() { # NAME REASON

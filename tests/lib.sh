@@ -148,14 +148,20 @@ served() {
 
 # --- the harness ----------------------------------------------------------
 
-# start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR.
+# as a host runs its servers: as an unprivileged user, never root.
+# Trees the tests make give the group nogroup what the server must read.
+SERVER_UID=$(id -u nobody) SERVER_GID=$(getent group nogroup | cut -d: -f3)
+as_server=()
+[ "$(id -u)" = 0 ] && as_server=(-u "$SERVER_UID" -g "$SERVER_GID")
+
+# start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR, as nobody.
 # -b: a client may reconnect before tcpserver has reaped the child it
 # replaces; with the default backlog of 20 the kernel drops the
 # handshake's last ACK and the client waits forever for a greeting.
 start_harness() {
   local dir=$1 port=$2
   shift 2
-  ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 -b 400 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
+  ( cd "$dir" && exec env "$@" tcpserver -R -H -c 200 -b 400 "${as_server[@]}" 127.0.0.1 "$port" "$HARNESS" ) 2>>"$dir/log" &
   _pids="$_pids $!"
   wait_port "$port"
 }

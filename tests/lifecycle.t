@@ -44,10 +44,7 @@ cert w1 ec '*.example.net'
 cert c1 ec c.example
 
 P=$(free_port)
-( cd "$Q" && exec tcpserver -R -H -u "$(id -u nobody)" -g "$(getent group nogroup | cut -d: -f3)" \
-    127.0.0.1 "$P" "$HARNESS" ) 2>>"$T/log" &
-_pids="$_pids $!"
-wait_port "$P"
+start_harness "$Q" "$P"
 
 # step DESCRIPTION NAME=CERT...: each name (- for none) served CERT's
 # leaf, and qmail-sni probe agrees for every name in the tree
@@ -106,6 +103,6 @@ step "after a removal" b.example=a2 a.example=a2
 deploy a.example a3; ok $? "renewal with a new key (RSA for EC)"
 step "renewal with a new key" a.example=a3 www.a.example=a3 -=a3 c.example=c1
 out=$(hook check 2>&1); ok $? "at the end of the year, check is clean: $out"
-log=$(cat "$T/log")
+log=$(cat "$Q/log")
 is "$(printf '%s\n' "$log" | grep -c 'Permission denied')" 0 "the server never met a file it could not read"
 done_testing

@@ -10,7 +10,7 @@ export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q; mkdir -p "$Q"
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
-sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
+sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group=nogroup "$@"; }
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
@@ -57,12 +57,13 @@ is "$(served "$P" smtp alpha.test)" "$A2" "after the last deploy, the new certif
 
 # valgrind: one full STARTTLS session with SNI
 PV=$(free_port)
-( cd "$Q" && exec tcpserver -R -H 127.0.0.1 "$PV" valgrind --leak-check=full --track-fds=yes \
-    --log-file="$T/vg.%p" "$HARNESS" ) 2>/dev/null &
+mkdir -p "$T/vg" && chown "$SERVER_UID" "$T/vg" # the server's user writes valgrind's log
+( cd "$Q" && exec tcpserver -R -H "${as_server[@]}" 127.0.0.1 "$PV" valgrind --leak-check=full --track-fds=yes \
+    --log-file="$T/vg/vg.%p" "$HARNESS" ) 2>/dev/null &
 _pids="$_pids $!"; wait_port "$PV"
 is "$(served "$PV" smtp mail.beta.test)" "$B" "under valgrind: the right certificate"
-for _ in $(seq 50); do grep -q 'ERROR SUMMARY' "$T"/vg.* 2>/dev/null && break; sleep 0.2; done
-vg=$(cat "$T"/vg.*)
+for _ in $(seq 50); do grep -q 'ERROR SUMMARY' "$T"/vg/vg.* 2>/dev/null && break; sleep 0.2; done
+vg=$(cat "$T"/vg/vg.*)
 like "$vg" 'definitely lost: 0 bytes|no leaks are possible' "valgrind: 0 bytes definitely lost"
 is "$(grep -c 'Open file descriptor' <<< "$vg")" "$(grep -c '<inherited from parent>' <<< "$vg")" \
   "valgrind: no descriptor left open but those inherited"
