@@ -33,7 +33,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
-.PHONY: all check check-qmail bench fuzz demo install clean FORCE
+.PHONY: all check check-qmail check-ucspi-ssl bench fuzz demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -80,6 +80,15 @@ check-qmail: all
 	  exit 100; fi
 	QMAIL_SRC="$(QMAIL_SRC)" prove -v --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/qmail/check-qmail.t
 
+# a ucspi-ssl tree (0.13.x) that builds against fehQlibs, e.g. 0.13.07
+check-ucspi-ssl: all
+	@if [ -z "$(UCSPI_SSL_SRC)" ]; then \
+	  echo "usage: make check-ucspi-ssl UCSPI_SSL_SRC=DIR"; \
+	  echo "  DIR: a ucspi-ssl source tree (sslserver), configured to build (conf-qlibs)."; \
+	  echo "  It is copied, never changed. Needs root: sslserver drops to SSL_UID."; \
+	  exit 100; fi
+	UCSPI_SSL_SRC="$(UCSPI_SSL_SRC)" prove -v --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/ucspi-ssl/check-ucspi-ssl.t
+
 # libFuzzer (clang, ASan, UBSan): FUZZ_SECONDS per target
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
@@ -108,7 +117,7 @@ fuzz: $(addprefix fuzz/,$(FUZZ_TARGETS))
 
 # side by side with a baseline, one line per figure; QMAIL_SRC adds qmail-smtpd
 bench: all $(TEST_BINS) bench/mktree
-	QMAIL_SRC="$(QMAIL_SRC)" bash bench/run
+	QMAIL_SRC="$(QMAIL_SRC)" UCSPI_SSL_SRC="$(UCSPI_SSL_SRC)" bash bench/run
 
 demo: all
 	bash scripts/demo

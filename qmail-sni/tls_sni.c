@@ -9,15 +9,18 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "tls_sni.h"
 
@@ -477,6 +480,118 @@ static struct {
 static int loaded_idx = -1;
 static char loaded_mark;
 
+/* what sni_server_preload read, by file identity, sorted by device and
+ * inode: a SAN link and its primary are one file, kept once */
+struct kept {
+  dev_t dev; ino_t ino; off_t size;
+  struct timespec mtime, ctime;
+  time_t not_before, not_after;
+  EVP_PKEY *key; X509 *leaf; STACK_OF(X509) *chain;
+};
+static struct kept *kept;
+static size_t nkept;
+
+static int kept_order(const void *a, const void *b)
+{
+  const struct kept *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* t as Unix time, from its distance to now */
+static time_t unix_time(const ASN1_TIME *t, time_t now)
+{
+  int days = 0, secs = 0;
+  ASN1_TIME_diff(&days, &secs, 0, t);
+  return now + (time_t)days * 86400 + secs;
+}
+
+/* keep path's key and chain if the server would take them, with what
+ * each connection would otherwise work out again: the certificates'
+ * extensions and the leaf's dates */
+static void keep(const char *path)
+{
+  struct stat st;
+  struct kept k, *grown;
+  const char *why;
+  time_t now = time(0);
+  int i;
+  if (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) return;
+  if (!servercert_read(path, &k.key, &k.leaf, &k.chain, &why)) return;
+  if (servercert_problem(k.key, k.leaf, 0) || !(grown = realloc(kept, (nkept + 1) * sizeof *kept))) {
+    EVP_PKEY_free(k.key); X509_free(k.leaf); sk_X509_pop_free(k.chain, X509_free);
+    return;
+  }
+  kept = grown;
+  X509_check_purpose(k.leaf, -1, 0);
+  for (i = 0; i < sk_X509_num(k.chain); ++i) X509_check_purpose(sk_X509_value(k.chain, i), -1, 0);
+  k.not_before = unix_time(X509_get0_notBefore(k.leaf), now);
+  k.not_after = unix_time(X509_get0_notAfter(k.leaf), now);
+  k.dev = st.st_dev; k.ino = st.st_ino; k.size = st.st_size;
+  k.mtime = st.st_mtim; k.ctime = st.st_ctim;
+  kept[nkept++] = k;
+}
+
+size_t sni_server_preload(void)
+{
+  char path[SNI_PATH_MAX];
+  struct dirent *d;
+  DIR *dh;
+  size_t i, j;
+
+  if (!join(path, server.dir, "/servercert.pem", "", "")) return 0;
+  keep(path);
+  if (!join(path, server.dir, "/servercerts", "", "") || !(dh = opendir(path))) return nkept;
+  while ((d = readdir(dh)))
+    if (d->d_name[0] != '.' && strlen(d->d_name) <= SNI_NAME_MAX
+        && join(path, server.dir, "/servercerts/", d->d_name, "/servercert.pem"))
+      keep(path);
+  closedir(dh);
+  qsort(kept, nkept, sizeof *kept, kept_order);
+  for (i = j = 0; i < nkept; ++i) /* one entry per file */
+    if (j && !kept_order(&kept[j - 1], &kept[i])) {
+      EVP_PKEY_free(kept[i].key); X509_free(kept[i].leaf); sk_X509_pop_free(kept[i].chain, X509_free);
+    }
+    else kept[j++] = kept[i];
+  nkept = j;
+  ERR_clear_error();
+  return nkept;
+}
+
+/* servercert_load, from what was preloaded when the file is unchanged:
+ * it is still opened, as the user the connection runs as, so a file
+ * that user cannot read is refused as it would be without preload */
+static int load(SSL *ssl, const char *path, int check_dates, const char **why)
+{
+  struct stat st;
+  struct kept key, *k;
+  time_t now;
+  int fd, r;
+
+  if (!nkept) return servercert_load(ssl, path, check_dates, why);
+  if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1) { *why = strerror(errno); return 0; }
+  r = fstat(fd, &st);
+  close(fd);
+  if (r == -1) return servercert_load(ssl, path, check_dates, why);
+  key.dev = st.st_dev; key.ino = st.st_ino;
+  k = bsearch(&key, kept, nkept, sizeof *kept, kept_order);
+  if (!k || k->size != st.st_size || !same_time(&k->mtime, &st.st_mtim) || !same_time(&k->ctime, &st.st_ctim))
+    return servercert_load(ssl, path, check_dates, why);
+  /* the key was matched when it was read; only the dates can change */
+  now = time(0);
+  *why = !check_dates ? 0 : now >= k->not_after ? "certificate expired"
+       : now < k->not_before ? "certificate not yet valid" : 0;
+  if (!*why && !SSL_use_cert_and_key(ssl, k->leaf, k->key, k->chain, 1))
+    *why = "certificate rejected by TLS library";
+  ERR_clear_error();
+  return *why == 0;
+}
+
 static void logline(struct line *l)
 {
   if (server.log) server.log(l->s);
@@ -507,7 +622,7 @@ static int servername_cb(SSL *ssl, int *al, void *arg)
   found = servercerts_lookup(path, server.dir, r == SNI_OK ? name : 0);
   if (found == SNI_EXACT || found == SNI_WILDCARD) {
     cat(&l, path + server.dirlen + 1);
-    if (servercert_load(ssl, path, 1, &why)) {
+    if (load(ssl, path, 1, &why)) {
       logline(&l);
       SSL_set_ex_data(ssl, loaded_idx, &loaded_mark);
       return SSL_TLSEXT_ERR_OK;
@@ -517,7 +632,7 @@ static int servername_cb(SSL *ssl, int *al, void *arg)
   }
   else if (r == SNI_OK) cat(&l, "no certificate, ");
   cat(&l, "default");
-  if (found != SNI_DEFAULT || !servercert_load(ssl, path, 0, &why)) {
+  if (found != SNI_DEFAULT || !load(ssl, path, 0, &why)) {
     cat(&l, " unusable: servercert.pem: ");
     cat(&l, found == SNI_DEFAULT ? why : "path too long");
     logline(&l);

@@ -75,6 +75,15 @@ typedef void (*sni_logfn)(const char *line);
  * Returns 0 if the default dir/servercert.pem does not exist. */
 int sni_server_install(SSL_CTX *ctx, const char *dir, sni_logfn log);
 
+/* For a server that forks per connection and does not exec (sslserver):
+ * after sni_server_install, read every servercert.pem under dir once,
+ * before the accept loop. A connection whose file is unchanged (device,
+ * inode, size, times) then uses what was read, without decoding it
+ * again; the file is still opened, as the connection's user, so what
+ * that user cannot read is refused all the same. A changed or new file
+ * is read as without preload. Returns the number of files kept. */
+size_t sni_server_preload(void);
+
 /* Send host as SNI on an outgoing connection, unless it is empty, an
  * IP literal or not a valid name. Returns 1 if a name was set. */
 int sni_client_set(SSL *ssl, const char *host);

@@ -133,6 +133,65 @@ isnt "$(printf '%s\n' "$out" | grep -c fatal)" 1 "and does not contradict itself
 is "$(grep -c sni_server_install "$T/k/srv_tls.c")" 0 "its server code is left alone"
 like "$(cat "$T/k/Makefile")" '\./load qmail-remote tls_sni\.o' "qmail-remote links tls_sni.o"
 
+# a ucspi-ssl tree: sslserver's main() loads its certificate after ssl_server()
+utree() {
+  mkdir -p "$1/src" "$1/man" "$1/package"
+  cat > "$1/src/sslserver.c" <<'EOF'
+#define WHO "sslserver"
+int main(int argc, char * const argv[])
+{
+  if (certchainfile) {
+    switch (ssl_chainfile(ctx,certchainfile,keyfile,passwd_cb)) {
+      case -1: logmsg(WHO,111,ERROR,B("unable to load certificate chain file: ",certchainfile));
+      default: break;
+    }
+  }
+  ctx = ssl_server();
+  if (!ctx) logmsg(WHO,111,FATAL,"unable to create TLS context");
+
+  if (certchainfile) {
+    switch (ssl_chainfile(ctx,certchainfile,keyfile,passwd_cb)) {
+      case -1: logmsg(WHO,111,ERROR,B("unable to load certificate chain file: ",certchainfile));
+      default: break;
+    }
+  } else {
+    switch (ssl_certkey(ctx,certfile,keyfile,passwd_cb)) {
+      case -1: logmsg(WHO,111,ERROR,B("unable to load certificate: ",certfile));
+      default: break;
+    }
+  }
+
+  log_who(WHO,"started");
+  return 0;
+}
+EOF
+  printf 'sslserver: \\\nload sslserver.o ucspissl.a\n\t./load sslserver ucspissl.a \\\n\t`cat ssl.lib`\n' > "$1/src/Makefile"
+  printf 'sslserver\nsslserver.o\n' > "$1/src/TARGETS"
+  printf 'src/sslclient.c\nsrc/sslserver.c\n' > "$1/package/files"
+  printf '.TH sslserver 1\n.SH "TLS ENVIRONMENT VARIABLES READ"\n.TP\n.B $CERTCHAINFILE=\\fIpath\nchain\n.TP\n.B $CIPHERS=\\fIstring\nciphers\n' > "$1/man/sslserver.1"
+}
+# contains TEXT PART DESCRIPTION: PART, newlines and all, is in TEXT
+contains() { [[ $1 == *"$2"* ]]; ok $? "$3"; }
+utree "$T/u"
+out=$("$APPLY" "$T/u" 2>&1); rc=$?
+is "$rc" 0 "a ucspi-ssl tree is recognised and patched: $out"
+s=$(cat "$T/u/src/sslserver.c")
+contains "$s" $'      default: break;\n    }\n  }\n  /* qmail-sni: with $SNIDIR' "the callback goes after the whole if/else that loads the certificate, not the one before ssl_server()"
+like "$s" 'if \(!sni_server_install\(ctx,sni_dir,sni_log\)\)' "with the context main() made"
+contains "$s" $'    sni_server_preload();\n  }\n\n  log_who' "and the code after it stays"
+like "$(cat "$T/u/src/Makefile")" '\./load sslserver tls_sni\.o ucspissl\.a' "sslserver's link line gains tls_sni.o"
+cmp -s "$T/u/src/tls_sni.c" "$TOP/qmail-sni/tls_sni.c"; ok $? "the core goes to src/, byte for byte"
+contains "$(cat "$T/u/man/sslserver.1")" $'.B $CERTCHAINFILE=\\fIpath\nchain\n\n.TP\n.B $SNIDIR=' "sslserver.1 documents SNIDIR after CERTCHAINFILE"
+like "$(cat "$T/u/package/files")" 'src/tls_sni\.c' "package/files lists the core"
+out=$("$APPLY" "$T/u" 2>&1); rc=$?
+is "$rc:$(printf '%s' "$out" | grep -c 'already carries qmail-sni')" "100:1" "a patched ucspi-ssl tree is said to be so"
+utree "$T/u2"; sed -i 's/ctx = ssl_server();/ctx = SSL_CTX_new(TLS_server_method());/' "$T/u2/src/sslserver.c"
+before=$(sum "$T/u2")
+out=$("$APPLY" "$T/u2" 2>&1); rc=$?
+is "$rc" 100 "a ucspi-ssl tree whose context is made otherwise: refused"
+like "$out" 'src/sslserver\.c: no "ctx = ssl_server\(\);" in main\(\)' "and the glue point not found is named"
+is "$(sum "$T/u2")" "$before" "nothing was written"
+
 out=$("$APPLY" 2>&1); rc=$?
 is "$rc" 100 "no argument: usage"
 done_testing

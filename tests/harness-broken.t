@@ -31,16 +31,20 @@ cat "$T/good.key" > "$(tenant keyonly.example)"
 cat "$T/good.key" "$T/good.key" "$T/good.crt" > "$(tenant twokeys.example)"
 head -c 300 "$T/good.pem" > "$(tenant truncated.example)"
 
-# as root, run the server as nobody so that mode 000 means unreadable
-P=$(free_port)
-( cd "$T/q" && exec tcpserver -R -H "${as_server[@]}" 127.0.0.1 "$P" "$HARNESS" ) 2>>"$T/q/log" &
-_pids="$_pids $!"; wait_port "$P"
+# as root, run the server as nobody so that mode 000 means unreadable;
+# once more with what sslserver preloads, which must judge alike
+P=$(free_port) PL=$(free_port)
+start_harness "$T/q" "$P"
+start_harness "$T/q" "$PL" SNI_PRELOAD=1
 
 check_broken() { # NAME REASON
-  is "$(served "$P" smtp "$1")" "$DEF" "$1 gets the default"
-  is "$(served "$P" smtp good.example)" "$GOOD" "good tenant unaffected after $1"
+  local p
+  for p in "$P" "$PL"; do
+    is "$(served "$p" smtp "$1")" "$DEF" "$1 gets the default$([ "$p" = "$PL" ] && echo ', preloaded')"
+    is "$(served "$p" smtp good.example)" "$GOOD" "good tenant unaffected after $1$([ "$p" = "$PL" ] && echo ', preloaded')"
+  done
   sleep 0.1
-  like "$(cat "$T/q/log")" "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$1 logged: $2"
+  is "$(grep -c "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$T/q/log")" 2 "$1 logged: $2, with and without preload"
 }
 check_broken garbage.example "no private key"
 check_broken mismatch.example "key does not match certificate"
@@ -54,6 +58,13 @@ check_broken encrypted.example "private key is encrypted"
 check_broken keyonly.example "no certificate"
 check_broken twokeys.example "more than one private key"
 check_broken truncated.example "no certificate"
+
+# preloaded, a renewed file is read anew: a new inode, or new times
+make_cert "$T/good2" good.example ec 30 good.example
+cp "$T/good2.pem" "$C/servercerts/good.example/.new" && mv "$C/servercerts/good.example/.new" "$C/servercerts/good.example/servercert.pem"
+is "$(served "$PL" smtp good.example)" "$(fp_file "$T/good2.crt")" "preloaded: a renewal (rename) is served"
+cat "$T/good.pem" > "$C/servercerts/good.example/servercert.pem"
+is "$(served "$PL" smtp good.example)" "$GOOD" "preloaded: a rewrite in place is served"
 
 # a broken default: the handshake fails, with a log line; nothing crashes
 B=$T/broken; mkdir -p "$B/control"; echo junk > "$B/control/servercert.pem"

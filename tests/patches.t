@@ -6,7 +6,7 @@
 # added_file PATCH NAME: the content a patch adds as new file NAME
 added_file() {
   awk -v f="$2" '
-    /^diff --git / { on = ($0 == "diff --git a/" f " b/" f); hunk = 0; next }
+    /^diff --git / { on = ($3 ~ "^a/([^ ]*/)?" f "$"); hunk = 0; next }
     on && /^@@/ { hunk = 1; next }
     on && hunk && /^\+/ { print substr($0, 2) }' "$1"
 }
@@ -19,9 +19,9 @@ for p in "$TOP"/patches/*.patch; do
     cmp -s "$T/$f" "$TOP/qmail-sni/$f"
     ok $? "$b adds $f identical to qmail-sni/$f (else run scripts/refresh-patches)"
   done
-  # glue only: lines added to qmail's own C files
+  # glue only: lines added to the tree's own C files
   glue=$(awk '/^diff --git / { c = ($3 ~ /\.c$/ && $3 !~ /tls_sni/); next } c && /^\+[^+]/' "$p" | wc -l)
-  [ "$glue" -le 12 ]; ok $? "$b adds $glue lines to qmail's C files (glue only)"
+  [ "$glue" -le 12 ]; ok $? "$b adds $glue lines to the tree's C files (glue only)"
   grep -q "^$b" "$TOP/patches/README"; ok $? "$b is listed in patches/README"
 done
 [ "$n" -ge 2 ]; ok $? "$n patches found"

@@ -91,8 +91,8 @@ static int tls_start(int smtps)
     ok = SSL_CTX_use_certificate_chain_file(ctx, "control/servercert.pem")
       && SSL_CTX_use_PrivateKey_file(ctx, "control/servercert.pem",
                                      SSL_FILETYPE_PEM);
-  else
-    ok = sni_server_install(ctx, "control", logline);
+  else if ((ok = sni_server_install(ctx, "control", logline)) && getenv("SNI_PRELOAD"))
+    sni_server_preload(); /* as sslserver does; here within one session */
   if (!ok) {
     SSL_CTX_free(ctx);
     if (smtps) die_tls("missing certificate");

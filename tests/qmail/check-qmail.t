@@ -49,7 +49,9 @@ done
 [ -n "$fits" ] || diag "no shipped patch fits this tree: scripts/qmail-sni-apply --diff DIR makes one"
 
 # a defect known in a published tree is mended in the test copies, and said
-if grep -q datetime_sec "$T/orig/ssl_timeoutio.c" 2>/dev/null && ! grep -q 'datetime\.h' "$T/orig/ssl_timeoutio.c"; then
+incs=$(cd "$T/orig" && sed -n 's/^#include "\(.*\)"$/\1/p' ssl_timeoutio.c 2>/dev/null)
+# shellcheck disable=SC2086
+if grep -q datetime_sec "$T/orig/ssl_timeoutio.c" 2>/dev/null && ! (cd "$T/orig" && grep -q 'datetime\.h' ssl_timeoutio.c $incs 2>/dev/null); then
   diag "this tree does not build as published: ssl_timeoutio.c uses datetime_sec without #include \"datetime.h\";" \
     "added to the test copies here: add it to your tree too"
   for d in src orig; do sed -i 's/^#include "now.h"$/#include "now.h"\n#include "datetime.h"/' "$T/$d/ssl_timeoutio.c"; done
