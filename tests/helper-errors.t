@@ -84,4 +84,17 @@ if command -v postmap >/dev/null || [ -x /usr/sbin/postmap ]; then
 else
   skip "postmap is not installed"
 fi
+
+# an output that cannot be written after the certificate is in place
+mkdir -p "$T/ro"; chmod 555 "$T/ro"
+if [ "$(id -u)" != 0 ]; then
+out=$("$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= -s "dovecot_conf=$T/ro/sni.conf" -s dovecot_syntax=2.3 \
+  install mail.alpha.test "$T/a.key" "$T/a.crt" 2>&1); rc=$?
+else
+out=$("$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= -s "dovecot_conf=$T/nodir/sni.conf" -s dovecot_syntax=2.3 \
+  install mail.alpha.test "$T/a.key" "$T/a.crt" 2>&1); rc=$?
+fi
+is "$rc" 111 "an output that cannot be written: exit 111"
+like "$out" '^qmail-sni: fatal: mail\.alpha\.test is installed and served by qmail-smtpd, but the outputs were not updated: unable to create' \
+  "and the message says the certificate is installed, and what did not happen"
 done_testing

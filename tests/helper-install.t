@@ -70,4 +70,28 @@ is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a2.crt")" "another certificat
 sni remove mail.alpha.test; ok $? "remove succeeds"
 [ ! -e "$S/mail.alpha.test" ] && [ ! -L "$S/alpha.test" ]; ok $? "remove takes the name and its links"
 out=$(sni remove mail.alpha.test 2>&1); is "$?:$out" "100:qmail-sni: fatal: no certificate for mail.alpha.test" "removing a missing name: exit 100"
+# a default older than the certificate it came from: check says so
+sleep 1 # a later notBefore
+make_cert "$T/b2" mail.beta.test ec 30 mail.beta.test
+make_cert "$T/g" mail.gamma.test ec 30 mail.gamma.test
+sni install --default mail.beta.test "$T/b.key" "$T/b.crt"
+sni -s default=other.test install mail.beta.test "$T/b2.key" "$T/b2.crt"
+out=$(sni -s readers= check 2>&1); rc=$?
+is "$rc" 100 "a default left behind by a renewal: check exits 100"
+like "$out" "^$C/servercert.pem: older than the certificate it came from: $S/mail.beta.test/servercert.pem was renewed, the default was not\$" \
+  "and says which certificate it came from"
+
+# a remove that fails half-way: the outputs already leave the name out,
+# and a second run finishes
+sni -s "dovecot_conf=$T/d.conf" -s dovecot_syntax=2.3 -s dovecot_reload= install mail.gamma.test "$T/g.key" "$T/g.crt"
+is "$(grep -c 'mail.gamma.test' "$T/d.conf")" 3 "mail.gamma.test is in the Dovecot output"
+echo "an admin's note" > "$S/mail.gamma.test/README"
+out=$(sni -s "dovecot_conf=$T/d.conf" -s dovecot_syntax=2.3 -s dovecot_reload= remove mail.gamma.test 2>&1); rc=$?
+is "$rc" 111 "remove that cannot remove the directory: exit 111"
+like "$out" 'mail.gamma.test is no longer served or named in any output, but unable to remove' "and says what was done"
+is "$(grep -c 'mail.gamma.test' "$T/d.conf")" 0 "the output no longer names the file that is gone"
+[ ! -e "$S/mail.gamma.test/servercert.pem" ]; ok $? "the file is gone"
+rm "$S/mail.gamma.test/README"
+sni -s "dovecot_conf=$T/d.conf" -s dovecot_syntax=2.3 -s dovecot_reload= remove mail.gamma.test; ok $? "a second remove finishes"
+[ ! -e "$S/mail.gamma.test" ]; ok $? "and the directory is gone"
 done_testing

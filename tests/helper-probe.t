@@ -39,4 +39,14 @@ is "$rc" 100 "a mismatch exits 100"
 like "$out" '^mail\.alpha\.test: MISMATCH: served CN=mail\.host\.test .*, expected CN=mail\.alpha\.test ' "a mismatch says what was served and what was expected"
 out=$(sni probe 127.0.0.1:1 --starttls smtp mail.alpha.test 2>&1); rc=$?
 is "$rc" 111 "nothing listening: exit 111"
+like "$out" '^mail\.alpha\.test: MISMATCH: served nothing \(connection refused\)' "and why nothing was served"
+
+# served nothing, and why: no STARTTLS offered; the handshake's alert
+Q3=$T/q3; mkdir -p "$Q3/control"
+P3=$(free_port); start_harness "$Q3" "$P3"
+out=$(sni probe "127.0.0.1:$P3" --starttls smtp mail.alpha.test); rc=$?
+like "$out" 'served nothing \(the server did not take STARTTLS' "a server without a certificate: STARTTLS not taken"
+echo junk > "$Q3/control/servercert.pem"
+out=$(sni probe "127.0.0.1:$P3" --starttls smtp mail.alpha.test); rc=$?
+like "$out" 'served nothing \(handshake failed: .*alert' "a broken certificate: the handshake's alert"
 done_testing

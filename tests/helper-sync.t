@@ -116,7 +116,7 @@ ok 0 "every other dehydrated handler exits 0 and does nothing"
 out=$(hook bogus 2>&1); is "$?" 100 "an unknown command that is no hook is a usage error"
 mkdir -p "$T/live/mail.alpha.test"; cp "$T/a.key" "$T/live/mail.alpha.test/privkey.pem"; cp "$T/a.pem" "$T/live/mail.alpha.test/fullchain.pem"
 rm -rf "$D/control/servercerts/mail.alpha.test"
-RENEWED_LINEAGE=$T/live/mail.alpha.test RENEWED_DOMAINS="mail.alpha.test alpha.test" hook certbot
+(umask 077; RENEWED_LINEAGE=$T/live/mail.alpha.test RENEWED_DOMAINS="mail.alpha.test alpha.test" hook certbot)
 ok $? "certbot deploy hook succeeds"
 is "$(fp_file "$D/control/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$T/a.crt")" "certbot: installed from RENEWED_LINEAGE"
 out=$(hook certbot 2>&1); is "$?" 100 "certbot without its environment: exit 100"
