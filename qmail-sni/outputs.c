@@ -13,7 +13,13 @@
 
 #define HEADER "# qmail-sni: generated from the qmail certificate tree; do not edit\n"
 #define DIR_PREFIX "13-ssl-sni-" /* like the per-domain files in conf.d */
+#define DIR_LATER "14-ssl-sni-"  /* read after those: 2.3's wildcards */
 #define DIR_SUFFIX ".conf"
+
+/* Where several local_name blocks match, Dovecot 2.3 takes the first
+ * and 2.4 the last (both measured): so an exact name's block goes
+ * before the wildcard that also matches it for 2.3, after it for 2.4 */
+static int wild_first(const char *syntax) { return !strcmp(syntax, "2.4"); }
 
 static void cats(stralloc *out, const char *s)
 {
@@ -50,20 +56,22 @@ static struct cert *the_default(struct tree *t)
   return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].read ? &t->c[t->len - 1] : 0;
 }
 
-/* calls fn for every name served, wildcards first: usable tenants, then
- * the default's own names */
-static void each_name(struct tree *t, void (*fn)(struct cert *, const char *, void *), void *arg)
+/* calls fn for every name served: usable tenants and the default's own
+ * names, wildcards first if wild is 1, last if 0 */
+static void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg)
 {
   struct cert *d = the_default(t);
   size_t i;
-  int wild;
-  for (i = 0; i < t->len; ++i)
-    if (!t->c[i].is_default && t->c[i].read && !t->c[i].why) fn(&t->c[i], t->c[i].name, arg);
-  for (wild = 1; d && wild >= 0; --wild)
-    for (i = 0; i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
+  int pass;
+  for (pass = 0; pass < 2; ++pass, wild = !wild) {
+    for (i = 0; i < t->len; ++i)
+      if (!t->c[i].is_default && t->c[i].read && !t->c[i].why && (t->c[i].name[0] == '*') == wild)
+        fn(&t->c[i], t->c[i].name, arg);
+    for (i = 0; d && i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
       if ((s[0] == '*') == wild && !tree_find(t, s)) fn(d, s, arg); /* not a tenant's */
     }
+  }
 }
 
 /* "# certificates sha256 HEX": what the output names and what those
@@ -86,7 +94,7 @@ static void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char 
   s.ctx = EVP_MD_CTX_new();
   if (!s.ctx || !EVP_DigestInit_ex(s.ctx, EVP_sha256(), 0)) die_nomem();
   if (one) sum_one(one, name, &s);
-  else each_name(t, sum_one, &s);
+  else each_name(t, 1, sum_one, &s);
   if (!EVP_DigestFinal_ex(s.ctx, md, &n)) die_nomem();
   EVP_MD_CTX_free(s.ctx);
   cats(out, "# certificates sha256 ");
@@ -111,7 +119,7 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
   r.out = out; r.syntax = syntax;
   if (!stralloc_copys(out, HEADER)) die_nomem();
   cat_sum(out, t, 0, 0);
-  each_name(t, dovecot_one, &r);
+  each_name(t, wild_first(syntax), dovecot_one, &r);
 }
 
 static void postfix_one(struct cert *c, const char *name, void *arg)
@@ -127,7 +135,7 @@ void postfix_render(struct tree *t, stralloc *out)
 {
   if (!stralloc_copys(out, HEADER)) die_nomem();
   cat_sum(out, t, 0, 0);
-  each_name(t, postfix_one, out);
+  each_name(t, 1, postfix_one, out);
 }
 
 /* "2.4" for Dovecot 2.4 and later, "2.3" before, from dovecot --version */
@@ -174,10 +182,17 @@ int write_if_changed(const char *path, stralloc *text, unsigned mode)
 
 struct perfile { const char *dir, *syntax; stralloc path, text; int changed; };
 
+/* the prefix of name's file: Dovecot reads conf.d in name order */
+static const char *dir_prefix(const char *name, const char *syntax)
+{
+  return name[0] == '*' && !wild_first(syntax) ? DIR_LATER : DIR_PREFIX;
+}
+
 static void dovecot_file(struct cert *c, const char *name, void *arg)
 {
   struct perfile *p = arg;
-  if (!stralloc_copys(&p->path, p->dir) || !stralloc_cats(&p->path, "/" DIR_PREFIX)
+  if (!stralloc_copys(&p->path, p->dir) || !stralloc_cats(&p->path, "/")
+      || !stralloc_cats(&p->path, dir_prefix(name, p->syntax))
       || !stralloc_cats(&p->path, name) || !stralloc_cats(&p->path, DIR_SUFFIX)
       || !stralloc_0(&p->path)) die_nomem();
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
@@ -215,19 +230,20 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
   const size_t pl = sizeof DIR_PREFIX - 1, sl = sizeof DIR_SUFFIX - 1;
 
   p.dir = dir; p.syntax = syntax;
-  each_name(t, dovecot_file, &p);
+  each_name(t, 1, dovecot_file, &p);
   dh = opendir(dir);
   if (!dh) die_output("unable to read", 0, dir, 1);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
     size_t len = strlen(d->d_name);
-    if (len <= pl + sl || strncmp(d->d_name, DIR_PREFIX, pl)
+    if (len <= pl + sl || (strncmp(d->d_name, DIR_PREFIX, pl) && strncmp(d->d_name, DIR_LATER, pl))
         || strcmp(d->d_name + len - sl, DIR_SUFFIX)) continue;
     len -= pl + sl;
     if (len > SNI_NAME_MAX) continue;
     memcpy(name, d->d_name + pl, len);
     name[len] = 0;
-    if (served(t, name)) continue;
+    /* kept: a name served, under the prefix this syntax gives it */
+    if (served(t, name) && !strncmp(d->d_name, dir_prefix(name, syntax), pl)) continue;
     if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
         || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
     if (!ours(p.path.s)) continue;

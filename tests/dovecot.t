@@ -19,10 +19,14 @@ make_cert "$T/d" mail.host.test rsa 30 mail.host.test
 make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test imap.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
 make_cert "$T/w" '*.gamma.test' ec 30 '*.gamma.test'
+make_cert "$T/x" x.gamma.test ec 30 x.gamma.test
 # before Dovecot runs there is nothing to reload
 sni -s dovecot_reload= install --default mail.host.test "$T/d.key" "$T/d.crt"
 sni -s dovecot_reload= install mail.alpha.test "$T/a.key" "$T/a.crt"
 sni -s dovecot_reload= install '*.gamma.test' "$T/w.key" "$T/w.crt"
+# an exact tenant under that wildcard: Dovecot 2.3 takes the first block
+# that matches, so its block must come before the wildcard's
+sni -s dovecot_reload= install x.gamma.test "$T/x.key" "$T/x.crt"
 
 like "$(dovecot --version)" '^2\.3\.' "Dovecot 2.3 here; sync detected its syntax"
 like "$(cat "$D/sni.conf")" 'ssl_cert = <' "2.3 syntax written"
@@ -30,15 +34,29 @@ PI=$(free_port) PIS=$(free_port) PPS=$(free_port)
 start_dovecot "$D" "$C/servercert.pem" "$D/sni.conf" "$PI" "$PIS" "$PPS"
 # -x opens every "<file" too, which plain -n does not
 doveconf -c "$D/dovecot.conf" -x -n > "$T/doveconf.out" 2>&1; ok $? "doveconf -x accepts the config with the generated local_name blocks"
-is "$(grep -c '^local_name ' "$T/doveconf.out")" 5 "doveconf sees one local_name per name"
+is "$(grep -c '^local_name ' "$T/doveconf.out")" 6 "doveconf sees one local_name per name"
 
 for p in "$PI --starttls imap" "$PIS" "$PPS"; do
   # shellcheck disable=SC2086
   out=$(sni probe 127.0.0.1:$p); rc=$?
   is "$rc" 0 "probe 127.0.0.1:$p: every name matches"
-  is "$(printf '%s\n' "$out" | grep -c ': ok: ')" 6 "probe 127.0.0.1:$p: 5 names and no SNI"
+  is "$(printf '%s\n' "$out" | grep -c ': ok: ')" 7 "probe 127.0.0.1:$p: 6 names and no SNI"
 done
 is "$(served "$PIS" tls y.x.gamma.test)" "$(fp_file "$T/d.crt")" "Dovecot's wildcard covers one label only too"
+is "$(served "$PIS" tls x.gamma.test)" "$(fp_file "$T/x.crt")" "an exact tenant under a wildcard gets its own certificate, as from qmail-smtpd"
+is "$(served "$PIS" tls other.gamma.test)" "$(fp_file "$T/w.crt")" "and the wildcard's other names the wildcard's"
+
+# the same with one file per name in a directory, as conf.d includes them
+mkdir -p "$D/sni.d"
+sni -s dovecot_conf= -s "dovecot_dir=$D/sni.d" -s dovecot_reload= sync
+is "$(ls "$D/sni.d" | tr '\n' ' ')" "13-ssl-sni-alpha.test.conf 13-ssl-sni-imap.alpha.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf 13-ssl-sni-x.gamma.test.conf 14-ssl-sni-*.gamma.test.conf " \
+  "--dir, 2.3: a wildcard's file sorts after the exact names'"
+sed -i "s|^!include .*|!include $D/sni.d/*.conf|" "$D/dovecot.conf"
+doveadm -c "$D/dovecot.conf" reload; sleep 1
+is "$(served "$PIS" tls x.gamma.test)" "$(fp_file "$T/x.crt")" "--dir: the exact tenant under the wildcard, from Dovecot"
+is "$(served "$PIS" tls other.gamma.test)" "$(fp_file "$T/w.crt")" "--dir: the wildcard for its other names"
+sed -i "s|^!include .*|!include $D/sni.conf|" "$D/dovecot.conf"
+doveadm -c "$D/dovecot.conf" reload; sleep 1
 
 # a new tenant and a renewal: sync rewrites sni.conf and reloads Dovecot
 sni install mail.beta.test "$T/b.key" "$T/b.crt"

@@ -34,13 +34,14 @@ postfix" "each install that changed the outputs reloaded both servers"
 
 dc=$(cat "$O/sni.conf")
 is "$(grep -c '^local_name ' "$O/sni.conf")" 5 "one local_name block per name (3 tenant names, 2 of the default's)"
-is "$(grep '^local_name ' "$O/sni.conf" | head -1)" 'local_name *.beta.test {' "wildcard block first"
+is "$(grep '^local_name ' "$O/sni.conf" | tail -1)" 'local_name *.beta.test {' "2.3 takes the first block that matches: the wildcard's block last"
 like "$dc" "^  ssl_cert = <$S/mail.alpha.test/servercert.pem\$" "2.3 syntax: ssl_cert = </path"
 like "$dc" "^  ssl_key = <$S/mail.alpha.test/servercert.pem\$" "2.3 syntax: ssl_key, the same file"
 like "$dc" "^local_name host.test \\{\$" "the default's own names too"
 d24=$(sni dovecot --syntax 2.4)
 like "$d24" "^  ssl_server_cert_file = $S/alpha.test/servercert.pem\$" "2.4 syntax: ssl_server_cert_file"
 like "$d24" "^  ssl_server_key_file = $S/alpha.test/servercert.pem\$" "2.4 syntax: ssl_server_key_file"
+is "$(printf '%s\n' "$d24" | grep '^local_name ' | head -1)" 'local_name *.beta.test {' "2.4 takes the last: the wildcard's block first"
 
 pm=$(grep -v '^#' "$O/sni_map")
 like "$pm" "^\\.beta\\.test $S/\\*\\.beta\\.test/servercert.pem\$" "postfix: *.beta.test becomes .beta.test"
@@ -78,10 +79,12 @@ echo "# mine" > "$O/conf.d/13-ssl-sni-admin.test.conf"
 echo "# mine" > "$O/conf.d/10-ssl.conf"
 sni install mail.alpha.test "$T/a.key" "$T/a.crt"
 sni dovecot --dir "$O/conf.d" --syntax 2.3
-is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-alpha.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf " "--dir: one 13-ssl-sni-NAME.conf per name"
+is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-alpha.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf 14-ssl-sni-*.beta.test.conf " "--dir: one file per name, a wildcard's read last for 2.3"
 sni remove mail.alpha.test
 sni dovecot --dir "$O/conf.d" --syntax 2.3
-is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.host.test.conf " "--dir: files for gone names removed, files it did not write kept"
+is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.host.test.conf 14-ssl-sni-*.beta.test.conf " "--dir: files for gone names removed, files it did not write kept"
+sni dovecot --dir "$O/conf.d" --syntax 2.4
+is "$(ls "$O/conf.d" | tr '\n' ' ')" "10-ssl.conf 13-ssl-sni-*.beta.test.conf 13-ssl-sni-admin.test.conf 13-ssl-sni-host.test.conf 13-ssl-sni-mail.host.test.conf " "--dir, 2.4: the wildcard's file first, the 2.3 one gone"
 
 # directories made by hand with hostile names never reach either output
 for bad in 'evil}.test' 'q"uote.test' 'semi;colon.test' $'new\nline.test' 'UPPER.test'; do
