@@ -298,7 +298,9 @@ static const char *parse_pem(BIO *bio, EVP_PKEY **key, struct keyblock *kb,
   long len;
   const char *why = 0;
   int have_key = 0;
+  unsigned long e;
 
+  ERR_clear_error();
   while (!why && PEM_read_bio(bio, &name, &header, &data, &len)) {
     const unsigned char *p = data;
     if (ends_with(name, "PARAMETERS"))
@@ -326,6 +328,11 @@ static const char *parse_pem(BIO *bio, EVP_PKEY **key, struct keyblock *kb,
     else why = "unexpected PEM block";
     OPENSSL_free(name); OPENSSL_free(header); OPENSSL_free(data);
   }
+  /* the read ends at the end of the file, or at a block it cannot read:
+   * a half-copied or damaged chain is a broken file, not a shorter one */
+  e = ERR_peek_last_error();
+  if (!why && e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+    why = "damaged PEM block";
   if (why) return why;
   if (!have_key) return "no private key";
   if (!*leaf) return "no certificate";

@@ -30,6 +30,11 @@ cat "$T/good.crt" >> "$C/servercerts/encrypted.example/servercert.pem"
 cat "$T/good.key" > "$(tenant keyonly.example)"
 cat "$T/good.key" "$T/good.key" "$T/good.crt" > "$(tenant twokeys.example)"
 head -c 300 "$T/good.pem" > "$(tenant truncated.example)"
+# a half-copied chain, and one changed character in the intermediate: the
+# leaf alone would verify for no client that needs the intermediate
+head -c $(( $(wc -c < "$T/good.pem") - 200 )) "$T/good.pem" > "$(tenant halfchain.example)"
+awk -v n="$(( $(wc -l < "$T/good.pem") - 3 ))" 'NR == n { $0 = "!" substr($0, 2) } 1' \
+  "$T/good.pem" > "$(tenant flipped.example)"
 
 # as root, run the server as nobody so that mode 000 means unreadable;
 # once more with what sslserver preloads, which must judge alike
@@ -44,7 +49,7 @@ check_broken() { # NAME REASON
     is "$(served "$p" smtp good.example)" "$GOOD" "good tenant unaffected after $1$([ "$p" = "$PL" ] && echo ', preloaded')"
   done
   sleep 0.1
-  is "$(grep -c "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$T/q/log")" 2 "$1 logged: $2, with and without preload"
+  is "$(grep -Ec "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$T/q/log")" 2 "$1 logged: $2, with and without preload"
 }
 check_broken garbage.example "no private key"
 check_broken mismatch.example "key does not match certificate"
@@ -57,7 +62,9 @@ check_broken loop.example "Too many levels of symbolic links"
 check_broken encrypted.example "private key is encrypted"
 check_broken keyonly.example "no certificate"
 check_broken twokeys.example "more than one private key"
-check_broken truncated.example "no certificate"
+check_broken truncated.example "damaged PEM block"
+check_broken halfchain.example "damaged PEM block"
+check_broken flipped.example "damaged PEM block"
 
 # preloaded, a renewed file is read anew: a new inode, or new times
 make_cert "$T/good2" good.example ec 30 good.example
