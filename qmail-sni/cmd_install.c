@@ -47,13 +47,13 @@ static void tree_dir(const char *dir, const struct qsni *q, uid_t uid, gid_t gid
  * certificate for the same names */
 static int default_follows(const struct qsni *q, const char *oldpath, const stralloc *sans)
 {
-  stralloc def = {0}, a = {0}, b = {0};
+  stralloc def = {0}, a = {0};
   X509 *leaf = 0;
   STACK_OF(X509) *chain = 0;
   const char *why;
   int r = 0;
-  if (!stralloc_copys(&def, q->control) || !stralloc_cats(&def, "/servercert.pem") || !stralloc_0(&def)
-      || !stralloc_copys(&b, "")) die_nomem();
+  if (!stralloc_copys(&def, q->control) || !stralloc_cats(&def, "/servercert.pem") || !stralloc_0(&def))
+    die_nomem();
   if (files_same(def.s, oldpath)) r = 1;
   else if (servercert_read_lazy(def.s, &leaf, &chain, &why)) {
     x509_sans(leaf, &a);
@@ -61,7 +61,7 @@ static int default_follows(const struct qsni *q, const char *oldpath, const stra
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
   }
-  stralloc_free(&def); stralloc_free(&a); stralloc_free(&b);
+  stralloc_free(&def); stralloc_free(&a);
   return r;
 }
 

@@ -133,6 +133,27 @@ EOF
     -notext -out "$out.crt" >/dev/null 2>&1 || bail "unable to make expired $out"
 }
 
+# sni_tree CONTROL: the tree the check-* tests serve: a default and
+# mail.alpha.test with two SAN links (RSA), *.beta.test and
+# mail.gamma.test (ECDSA), broken.test (its key another certificate's);
+# DEF ALPHA BETA GAMMA are their fingerprints
+sni_tree() {
+  local c=$1
+  mkdir -p "$c/servercerts/mail.alpha.test" "$c/servercerts/*.beta.test" "$c/servercerts/mail.gamma.test" "$c/servercerts/broken.test"
+  make_cert "$T/def" mail.host.test rsa 30 mail.host.test
+  make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
+  make_cert "$T/gamma" mail.gamma.test ec 30 mail.gamma.test
+  cp "$T/def.pem" "$c/servercert.pem"
+  cp "$T/alpha.pem" "$c/servercerts/mail.alpha.test/servercert.pem"
+  ln -s mail.alpha.test "$c/servercerts/smtp.alpha.test"
+  ln -s mail.alpha.test "$c/servercerts/alpha.test"
+  cp "$T/beta.pem" "$c/servercerts/*.beta.test/servercert.pem"
+  cp "$T/gamma.pem" "$c/servercerts/mail.gamma.test/servercert.pem"
+  cat "$T/gamma.key" "$T/alpha.crt" > "$c/servercerts/broken.test/servercert.pem"
+  DEF=$(fp_file "$T/def.crt") ALPHA=$(fp_file "$T/alpha.crt") BETA=$(fp_file "$T/beta.crt") GAMMA=$(fp_file "$T/gamma.crt")
+}
+
 fp_file() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'; }
 
 # served PORT MODE NAME: fingerprint of the leaf served. MODE: smtp

@@ -73,20 +73,8 @@ make_ca
 C=$T/qmail/control
 echo mail.host.test > "$C/me"
 printf '%s\n' alpha.test beta.test gamma.test > "$C/rcpthosts"
-make_cert "$T/def" mail.host.test rsa 30 mail.host.test
-make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
-make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
-make_cert "$T/gamma" mail.gamma.test ec 30 mail.gamma.test
+sni_tree "$C"
 make_cert "$T/defec" mail.host.test ec 30 mail.host.test
-mkdir -p "$C/servercerts/mail.alpha.test" "$C/servercerts/*.beta.test" "$C/servercerts/mail.gamma.test" "$C/servercerts/broken.test"
-cp "$T/def.pem" "$C/servercert.pem"
-cp "$T/alpha.pem" "$C/servercerts/mail.alpha.test/servercert.pem"
-ln -s mail.alpha.test "$C/servercerts/smtp.alpha.test"
-ln -s mail.alpha.test "$C/servercerts/alpha.test"
-cp "$T/beta.pem" "$C/servercerts/*.beta.test/servercert.pem"
-cp "$T/gamma.pem" "$C/servercerts/mail.gamma.test/servercert.pem"
-cat "$T/gamma.key" "$T/alpha.crt" > "$C/servercerts/broken.test/servercert.pem"
-DEF=$(fp_file "$T/def.crt") ALPHA=$(fp_file "$T/alpha.crt") BETA=$(fp_file "$T/beta.crt") GAMMA=$(fp_file "$T/gamma.crt")
 
 # as a host runs it: the server as an unprivileged user, the tree
 # readable by its group only

@@ -53,24 +53,12 @@ is "$warn" "" "tls_sni.c compiles with the tree's conf-cc and no warning"
 # --- certificates and the tree, readable by SSL_UID's group only ---------
 make_ca
 C=$T/q/control
-mkdir -p "$C/servercerts/mail.alpha.test" "$C/servercerts/*.beta.test" "$C/servercerts/mail.gamma.test" \
-  "$C/servercerts/broken.test" "$C/servercerts/locked.test"
-make_cert "$T/def" mail.host.test rsa 30 mail.host.test
-make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+sni_tree "$C"
 make_cert "$T/alpha2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
-make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
-make_cert "$T/gamma" mail.gamma.test ec 30 mail.gamma.test
-cp "$T/def.pem" "$C/servercert.pem"
-cp "$T/alpha.pem" "$C/servercerts/mail.alpha.test/servercert.pem"
-ln -s mail.alpha.test "$C/servercerts/smtp.alpha.test"
-ln -s mail.alpha.test "$C/servercerts/alpha.test"
-cp "$T/beta.pem" "$C/servercerts/*.beta.test/servercert.pem"
-cp "$T/gamma.pem" "$C/servercerts/mail.gamma.test/servercert.pem"
-cat "$T/gamma.key" "$T/alpha.crt" > "$C/servercerts/broken.test/servercert.pem"
+mkdir -p "$C/servercerts/locked.test"
 cp "$T/gamma.pem" "$C/servercerts/locked.test/servercert.pem"
 chgrp -R nogroup "$C" && chmod -R g+rX,o-rwx "$C" || bail "unable to set the tree's group"
 chgrp root "$C/servercerts/locked.test"; chmod 700 "$C/servercerts/locked.test" # SSL_UID cannot get in
-DEF=$(fp_file "$T/def.crt") ALPHA=$(fp_file "$T/alpha.crt") BETA=$(fp_file "$T/beta.crt") GAMMA=$(fp_file "$T/gamma.crt")
 
 # --- sslserver, as a host runs it -----------------------------------------
 LOG=$T/sslserver.log
