@@ -172,6 +172,12 @@ int main(int argc, char **argv)
     if (cmd == COMMAND_HOOK) return 0;
   }
   if (!q.qmaildir || !*q.qmaildir) q.qmaildir = *q.cf.qmaildir ? q.cf.qmaildir : "/var/qmail";
+  /* the outputs name files for servers that run elsewhere: absolute paths */
+  if (q.qmaildir[0] != '/') {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) diesys(EXIT_TEMP, "fatal: unable to find the current directory");
+    q.qmaildir = catpath(catpath(cwd, "/"), q.qmaildir);
+  }
   q.control = catpath(q.qmaildir, "/control");
   q.servercerts = catpath(q.control, "/servercerts");
   /* every command works on a qmail tree: a wrong -d is a mistake, not an empty tree */

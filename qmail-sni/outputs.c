@@ -125,9 +125,16 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
 static void postfix_one(struct cert *c, const char *name, void *arg)
 {
   stralloc *out = arg;
+  /* postmap -F splits a value on commas, skips the entry and exits 0 */
+  if (strchr(safe_path(c->path.s), ',')) {
+    stralloc p = {0};
+    printable(&p, c->path.s);
+    buffer_flush(buffer_1);
+    die(EXIT_PERM, "fatal: a comma in a path that Postfix's map would split: ", p.s);
+  }
   cats(out, name[0] == '*' ? name + 1 : name); /* *.example.com: .example.com */
   cats(out, " ");
-  cats(out, safe_path(c->path.s));
+  cats(out, c->path.s);
   cats(out, "\n");
 }
 

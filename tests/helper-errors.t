@@ -97,4 +97,16 @@ fi
 is "$rc" 111 "an output that cannot be written: exit 111"
 like "$out" '^qmail-sni: fatal: mail\.alpha\.test is installed and served by qmail-smtpd, but the outputs were not updated: unable to create' \
   "and the message says the certificate is installed, and what did not happen"
+# paths as each server's parser reads them
+mkdir -p "$T/rel"
+(cd "$T" && "$QMAIL_SNI" -d q -s owner= -s group= -s readers= install --default mail.alpha.test "$T/a.key" "$T/a.crt")
+out=$(cd "$T" && "$QMAIL_SNI" -d q -s readers= dovecot --syntax 2.3)
+like "$out" "^  ssl_cert = <$S/mail.alpha.test/servercert.pem\$" "a relative -d: the Dovecot output names absolute paths"
+CQ=$T/with,comma
+mkdir -p "$CQ/control"
+"$QMAIL_SNI" -d "$CQ" -s owner= -s group= -s readers= install --default mail.alpha.test "$T/a.key" "$T/a.crt"
+out=$("$QMAIL_SNI" -d "$CQ" -s readers= postfix -o "$T/cmap" 2>&1); rc=$?
+is "$rc" 100 "a comma in QMAILDIR: the Postfix map is refused, exit 100"
+like "$out" 'a comma in a path that Postfix.s map would split' "and says why"
+[ ! -e "$T/cmap.db" ]; ok $? "and no map is built that postmap would have left empty"
 done_testing
