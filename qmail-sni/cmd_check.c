@@ -189,6 +189,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     }
   }
   check_default_age(&t);
+  check_defaults(q, &t, problem);
   check_readers(q, &t);
   a = reload_pending(q);
   if (a & PENDING_DOVECOT) problem("dovecot", "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);

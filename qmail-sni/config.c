@@ -23,6 +23,8 @@ void config_defaults(struct config *cf)
   cf->qmaildir = "";
   cf->readers = "qmaild";
   cf->hook_chain = "";
+  cf->dovecot_config = "";
+  cf->postfix_config = "";
   cf->default_name = "";
   cf->dovecot_conf = "";
   cf->dovecot_dir = "";
@@ -98,6 +100,8 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   else if (!strcmp(key, "group")) cf->group = v;
   else if (!strcmp(key, "readers")) cf->readers = v;
   else if (!strcmp(key, "hook_chain")) cf->hook_chain = v;
+  else if (!strcmp(key, "dovecot_config")) cf->dovecot_config = v;
+  else if (!strcmp(key, "postfix_config")) cf->postfix_config = v;
   else if (!strcmp(key, "qmaildir")) {
     if (*v != '/') return "qmaildir must be an absolute path";
     cf->qmaildir = v;

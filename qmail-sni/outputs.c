@@ -148,33 +148,16 @@ void postfix_render(struct tree *t, stralloc *out)
 /* "2.4" for Dovecot 2.4 and later, "2.3" before, from dovecot --version */
 const char *dovecot_syntax_detect(void)
 {
+  static const char *const args[] = { "dovecot", "--version", 0 };
   char buf[64];
-  ssize_t n = 0, r;
-  int fd[2], status;
   unsigned long major = 0, minor = 0;
-  const char *s;
-  pid_t pid;
+  const char *s = buf;
 
-  if (pipe(fd) == -1) diesys(EXIT_TEMP, "fatal: unable to run dovecot --version");
-  buffer_flush(buffer_1);
-  pid = fork();
-  if (pid == -1) diesys(EXIT_TEMP, "fatal: unable to run dovecot --version");
-  if (!pid) {
-    close(fd[0]);
-    dup2(fd[1], 1);
-    execlp("dovecot", "dovecot", "--version", (char *)0);
-    _exit(127);
-  }
-  close(fd[1]);
-  while (n < (ssize_t)sizeof buf - 1 && (r = read(fd[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += r;
-  buf[n] = 0;
-  close(fd[0]);
-  waitpid(pid, &status, 0);
-  s = buf;
+  if (run_output(args, buf, sizeof buf))
+    die_output("unable to run dovecot --version: set dovecot_syntax = 2.3 or 2.4", 0, 0, 0);
   while (*s >= '0' && *s <= '9') major = major * 10 + (unsigned long)(*s++ - '0');
   if (*s == '.') for (++s; *s >= '0' && *s <= '9'; ++s) minor = minor * 10 + (unsigned long)(*s - '0');
-  if (!WIFEXITED(status) || WEXITSTATUS(status) || !major)
-    die_output("unable to run dovecot --version: set dovecot_syntax = 2.3 or 2.4", 0, 0, 0);
+  if (!major) die_output("unable to read dovecot --version: set dovecot_syntax = 2.3 or 2.4", 0, 0, 0);
   return major > 2 || (major == 2 && minor >= 4) ? "2.4" : "2.3";
 }
 

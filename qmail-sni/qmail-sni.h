@@ -25,6 +25,8 @@ struct config {
   const char *qmaildir;       /* when neither -d nor $QMAILDIR says */
   const char *readers;        /* users the servers run as, who must read the files */
   const char *hook_chain;     /* another dehydrated hook, run first */
+  const char *dovecot_config; /* doveconf -c, for check; "": its default */
+  const char *postfix_config; /* postconf -c, for check; "": its default */
   unsigned mode;              /* mode of installed files */
   const char *default_name;   /* certificate that is also the default */
   const char *dovecot_conf;   /* one file of local_name blocks */
@@ -137,6 +139,10 @@ struct reader { const char *name; uid_t uid; gid_t gids[64]; int ngids; };
 int reader_get(struct reader *r, const char *user);
 int reader_blocked(const struct reader *r, const char *path, stralloc *where, struct stat *st);
 
+/* check_defaults.c: each server's default against servercert.pem */
+typedef void (*problemfn)(const char *name, const char *a, const char *b, const char *c);
+void check_defaults(struct qsni *q, struct tree *t, problemfn problem);
+
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
 void postfix_render(struct tree *t, stralloc *out);
@@ -152,6 +158,7 @@ void str0(stralloc *sa, const char *s);
 void printable(stralloc *out, const char *s);
 int run_command(const char *cmd);
 int run_argv(const char *prog, int argc, char **argv);
+int run_output(const char *const *args, char *buf, size_t size);
 void output_note(const char *name);
 void die_output(const char *what, const char *step, const char *path, int sys);
 void path_sbin(void);

@@ -87,6 +87,33 @@ int run_argv(const char *prog, int argc, char **argv)
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* run args (args[0] found in $PATH) and keep the start of its standard
+ * output in buf, NUL-ended: 0, or its exit code, or -1 */
+int run_output(const char *const *args, char *buf, size_t size)
+{
+  ssize_t r;
+  size_t n = 0;
+  int fd[2], status;
+  pid_t pid;
+
+  buf[0] = 0;
+  if (pipe(fd) == -1) return -1;
+  buffer_flush(buffer_1);
+  if ((pid = fork()) == -1) { close(fd[0]); close(fd[1]); return -1; }
+  if (!pid) {
+    close(fd[0]);
+    dup2(fd[1], 1);
+    execvp(args[0], (char *const *)args);
+    _exit(127);
+  }
+  close(fd[1]);
+  while (n < size - 1 && (r = read(fd[0], buf + n, size - 1 - n)) > 0) n += (size_t)r;
+  buf[n] = 0;
+  close(fd[0]);
+  if (waitpid(pid, &status, 0) == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* run cmd with /bin/sh; its exit code, or -1 */
 int run_command(const char *cmd)
 {

@@ -67,4 +67,15 @@ for n in mail.beta.test imap.alpha.test; do
   out=$(sni probe "127.0.0.1:$PIS" "$n"); ok $? "after install and reload, IMAPS serves $n its new certificate"
 done
 is "$(served "$PPS" tls imap.alpha.test)" "$(fp_file "$T/a2.crt")" "POP3S serves the renewed certificate"
+
+# no SNI, or a name Dovecot does not know: its top-level certificate,
+# which check compares with control/servercert.pem by asking doveconf
+out=$(sni -s readers= -s "dovecot_config=$D/dovecot.conf" check 2>&1)
+is "$(printf '%s\n' "$out" | grep -c '^dovecot:')" 0 "check: Dovecot's default is servercert.pem's certificate"
+is "$(served "$PIS" tls -)" "$(fp_file "$T/d.crt")" "and Dovecot serves it to a client that sends no name"
+make_cert "$T/o" other.host.test ec 30 other.host.test
+sed "s|^ssl_cert = <.*|ssl_cert = <$T/o.pem|" "$D/dovecot.conf" > "$D/other.conf"
+out=$(sni -s readers= -s "dovecot_config=$D/other.conf" check 2>&1); rc=$?
+is "$rc" 100 "check: a Dovecot default that is another certificate: exit 100"
+like "$out" "^dovecot: ssl_cert is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
 done_testing

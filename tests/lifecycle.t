@@ -19,7 +19,10 @@ readers = nobody
 dovecot_conf = $O/sni.conf
 dovecot_syntax = 2.3
 dovecot_reload = sh $T/reload
+dovecot_config = $T/dovecot.conf
 EOF
+# the Dovecot whose reloads these are: its default is the tree's
+printf 'ssl = yes\nssl_cert = <%s\nssl_key = <%s\n' "$C/servercert.pem" "$C/servercert.pem" > "$T/dovecot.conf"
 # a reload command that fails while $T/broken exists, and counts its runs
 printf '[ -e %s/broken ] && exit 1\necho ok >> %s/reloads\n' "$T" "$T" > "$T/reload"
 

@@ -39,4 +39,15 @@ sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
 sleep 1
 out=$(sni probe "127.0.0.1:$PS" --starttls smtp mail.beta.test smtp.alpha.test); ok $? "after install and reload, Postfix serves the new and the renewed certificate"
 is "$(served "$PS" smtp smtp.alpha.test)" "$(fp_file "$T/a2.crt")" "the renewed certificate, checked by fingerprint"
+
+# no SNI, or a name Postfix does not know: its own default, which check
+# compares with control/servercert.pem by asking postconf
+out=$(sni -s readers= -s "postfix_config=$P/etc" check 2>&1)
+is "$(printf '%s\n' "$out" | grep -c '^postfix:')" 0 "check: Postfix's default is servercert.pem's certificate"
+is "$(served "$PS" smtp -)" "$(fp_file "$T/d.crt")" "and Postfix serves it to a client that sends no name"
+make_cert "$T/o" other.host.test ec 30 other.host.test
+postconf -c "$P/etc" -e "smtpd_tls_chain_files = $T/o.pem"
+out=$(sni -s readers= -s "postfix_config=$P/etc" check 2>&1); rc=$?
+is "$rc" 100 "check: a Postfix default that is another certificate: exit 100"
+like "$out" "^postfix: smtpd_tls_chain_files is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
 done_testing

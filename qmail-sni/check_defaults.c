@@ -1,0 +1,88 @@
+/* check_defaults.c: for check, each configured server's own default
+ * certificate, the one a client that sends no name (or an unknown one)
+ * gets, asked of the server's own tools and compared with
+ * control/servercert.pem. */
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "qmail-sni.h"
+
+/* the first certificate in a PEM file, whatever comes before it */
+static X509 *first_cert(const char *path)
+{
+  X509 *x = 0;
+  BIO *in = BIO_new_file(path, "r");
+  char *name, *header;
+  unsigned char *data;
+  long len;
+  while (in && !x && PEM_read_bio(in, &name, &header, &data, &len)) {
+    const unsigned char *p = data;
+    if (!strcmp(name, "CERTIFICATE")) x = d2i_X509(0, &p, len);
+    OPENSSL_free(name); OPENSSL_free(header); OPENSSL_free(data);
+  }
+  BIO_free(in);
+  ERR_clear_error();
+  return x;
+}
+
+/* what the server's tool says of setting: trimmed, 0 when it fails */
+static const char *ask(const char *tool, const char *config, const char *setting, char *buf, size_t size)
+{
+  const char *args[6];
+  int n = 0;
+  char *end;
+  args[n++] = tool;
+  if (*config) { args[n++] = "-c"; args[n++] = config; }
+  args[n++] = "-h"; args[n++] = setting; args[n] = 0;
+  if (run_output(args, buf, size)) return 0;
+  for (end = buf + strlen(buf); end > buf && (end[-1] == '\n' || end[-1] == ' '); --end) end[-1] = 0;
+  return buf;
+}
+
+/* the default's leaf against the one in path */
+static void compare(const char *server, const char *setting, const char *path, X509 *def, problemfn problem)
+{
+  X509 *x;
+  if (!*path) { problem(server, setting, " is not set: clients that send no name get no certificate", 0); return; }
+  if (!(x = first_cert(path))) { problem(server, setting, " names no certificate it can read: ", path); return; }
+  if (def && X509_cmp(x, def))
+    problem(server, setting, " is not control/servercert.pem's certificate: clients that send no name, or an unknown one, get another: ", path);
+  X509_free(x);
+}
+
+void check_defaults(struct qsni *q, struct tree *t, problemfn problem)
+{
+  struct config *cf = &q->cf;
+  struct cert *d = t->len && t->c[t->len - 1].is_default ? &t->c[t->len - 1] : 0;
+  X509 *def = d && d->leaf && !d->why ? d->leaf : 0;
+  char buf[4096];
+  const char *v;
+
+  if (*cf->dovecot_conf || *cf->dovecot_dir) {
+    const char *syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
+    const char *setting = strcmp(syntax, "2.4") ? "ssl_cert" : "ssl_server_cert_file";
+    if (!(v = ask("doveconf", cf->dovecot_config, setting, buf, sizeof buf)))
+      problem("dovecot", "unable to run doveconf -h ", setting, " (setting dovecot_config names its config)");
+    else compare("dovecot", setting, v[0] == '<' ? v + 1 : v, def, problem);
+  }
+  if (*cf->postfix_map) {
+    const char *setting = "smtpd_tls_chain_files";
+    if ((v = ask("postconf", cf->postfix_config, setting, buf, sizeof buf)) && *v) {
+      /* key and certificate files, the key first: the first holding a certificate */
+      char *f = buf, *next;
+      X509 *x;
+      int found = 0;
+      for (; *f && !found; f = next) {
+        f += strspn(f, " ,\t");
+        next = f + strcspn(f, " ,\t");
+        if (*next) *next++ = 0;
+        if (*f && (x = first_cert(f))) { X509_free(x); found = 1; compare("postfix", setting, f, def, problem); }
+      }
+      if (!found) compare("postfix", setting, buf, def, problem);
+    }
+    else if (v && (v = ask("postconf", cf->postfix_config, "smtpd_tls_cert_file", buf, sizeof buf)))
+      compare("postfix", "smtpd_tls_cert_file", v, def, problem);
+    else problem("postfix", "unable to run postconf -h ", setting, " (setting postfix_config names its config directory)");
+  }
+}
