@@ -37,6 +37,11 @@ for cmd in list "lookup a.test" sync check; do
   is "$rc:$out" "100:qmail-sni: fatal: $T/nowhere/control: no such directory: is $T/nowhere the qmail directory? (-d, \$QMAILDIR or the qmaildir setting)" "$cmd with a -d that has no control/"
 done
 
+# a missing default: its path, once, and what is wrong with it
+M=$T/m; mkdir -p "$M/control"
+out=$("$QMAIL_SNI" -d "$M" -s readers= check 2>&1)
+is "$out" "$M/control/servercert.pem: missing" "check names a missing default's path once"
+
 # the README's example settings, copied as they stand
 sed -n '/copy as it is/,/^An owner or group/p' "$TOP/README" | sed -n 's/^  \([a-z_]* = .*\)$/\1/p' > "$T/readme.conf"
 [ "$(wc -l < "$T/readme.conf")" -ge 8 ]; ok $? "the README has a settings block ($(wc -l < "$T/readme.conf") lines)"
