@@ -91,7 +91,7 @@ static const char *owner_name(uid_t uid, gid_t gid)
  * the path that stops one, with its owner and mode */
 static void check_readers(struct qsni *q, struct tree *t)
 {
-  stralloc list = {0}, where = {0};
+  stralloc list = {0}, where = {0}, why = {0};
   struct reader r;
   struct stat st;
   char *user, *next, mode[FMT_8LONG + 1];
@@ -112,16 +112,15 @@ static void check_readers(struct qsni *q, struct tree *t)
       if (c->shares || (c->is_default && c->why && !strcmp(c->why, "missing"))) continue;
       if (!reader_blocked(&r, c->path.s, &where, &st)) continue;
       mode[fmt_8long(mode, (unsigned long)(st.st_mode & 07777))] = 0;
-      problem4(c->path.s, user, " cannot read it: ", where.s,
-               S_ISDIR(st.st_mode) ? " is a directory it cannot search" : " is a file it cannot read");
-      buffer_puts(buffer_1, "  (mode 0");
-      buffer_puts(buffer_1, mode);
-      buffer_puts(buffer_1, ", owner ");
-      buffer_puts(buffer_1, owner_name(st.st_uid, st.st_gid));
-      buffer_putsflush(buffer_1, ")\n");
+      /* one line: who, which part stops them, and its mode and owner */
+      if (!stralloc_copys(&why, S_ISDIR(st.st_mode) ? " is a directory it cannot search (mode 0" : " is a file it cannot read (mode 0")
+          || !stralloc_cats(&why, mode) || !stralloc_cats(&why, ", owner ")
+          || !stralloc_cats(&why, owner_name(st.st_uid, st.st_gid)) || !stralloc_cats(&why, ")")
+          || !stralloc_0(&why)) die_nomem();
+      problem4(c->path.s, user, " cannot read it: ", where.s, why.s);
     }
   }
-  stralloc_free(&list); stralloc_free(&where);
+  stralloc_free(&list); stralloc_free(&where); stralloc_free(&why);
 }
 
 /* control/servercert.pem older than the certificate it came from: the
