@@ -156,8 +156,9 @@ int cmd_check(struct qsni *q, int argc, char **argv)
       ++a;
     }
     else if (!strcmp(argv[a], "--prometheus") && a + 1 < argc) prom = argv[++a];
-    else usage_error("check", a + 1 < argc || argv[a][0] != '-' || (strcmp(argv[a], "--warn-days") && strcmp(argv[a], "--prometheus"))
-                     ? "unknown option or argument" : "option needs a value", argv[a]);
+    /* the two options with their values were taken above */
+    else usage_error("check", !strcmp(argv[a], "--warn-days") || !strcmp(argv[a], "--prometheus")
+                     ? "option needs a value" : "unknown option or argument", argv[a]);
   }
   tree_load(&t, q, TREE_DEFAULT | TREE_STRICT);
   for (i = 0; i < t.bad.len; i += strlen(t.bad.s + i) + 1) {

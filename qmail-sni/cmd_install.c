@@ -47,21 +47,19 @@ static void tree_dir(const char *dir, const struct qsni *q, uid_t uid, gid_t gid
  * certificate for the same names */
 static int default_follows(const struct qsni *q, const char *oldpath, const stralloc *sans)
 {
-  stralloc def = {0}, a = {0};
+  stralloc a = {0};
   X509 *leaf = 0;
   STACK_OF(X509) *chain = 0;
   const char *why;
   int r = 0;
-  if (!stralloc_copys(&def, q->control) || !stralloc_cats(&def, "/servercert.pem") || !stralloc_0(&def))
-    die_nomem();
-  if (files_same(def.s, oldpath)) r = 1;
-  else if (servercert_read_lazy(def.s, &leaf, &chain, &why)) {
+  if (files_same(q->defaultpem, oldpath)) r = 1;
+  else if (servercert_read_lazy(q->defaultpem, &leaf, &chain, &why)) {
     x509_sans(leaf, &a);
     r = sans_equal(&a, sans);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
   }
-  stralloc_free(&def); stralloc_free(&a);
+  stralloc_free(&a);
   return r;
 }
 
@@ -173,12 +171,8 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   link_sans(q, name, sans.s, sans.len);
   links_prune(q, name, sans.s, sans.len);
 
-  if (as_default) {
-    if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
-        || !stralloc_0(&path)) die_nomem();
-    if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
-      diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s, " (", name, " itself is installed)");
-  }
+  if (as_default && atomic_write(q->defaultpem, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->defaultpem, " (", name, " itself is installed)");
   X509_free(leaf);
   stralloc_free(&sans); stralloc_free(&path); stralloc_free(&pem);
   return 0;
@@ -190,17 +184,11 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
  * default there is */
 int install_default(struct qsni *q, const char *name, int first)
 {
-  stralloc path = {0};
   char canon[SNI_NAME_MAX + 1];
-  int r;
   if (*q->cf.default_name)
     return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
         && !strcmp(canon, q->cf.default_name) ? INSTALL_DEFAULT : 0;
-  if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/servercert.pem")
-      || !stralloc_0(&path)) die_nomem();
-  r = first && access(path.s, F_OK) == -1 && errno == ENOENT ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
-  stralloc_free(&path);
-  return r;
+  return first && access(q->defaultpem, F_OK) == -1 && errno == ENOENT ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
 }
 
 int cmd_install(struct qsni *q, int argc, char **argv)

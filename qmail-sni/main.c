@@ -180,6 +180,7 @@ int main(int argc, char **argv)
   }
   q.control = catpath(q.qmaildir, "/control");
   q.servercerts = catpath(q.control, "/servercerts");
+  q.defaultpem = catpath(q.control, "/servercert.pem");
   /* every command works on a qmail tree: a wrong -d is a mistake, not an empty tree */
   if ((r = stat(q.control, &st)) == -1 && errno != ENOENT && errno != ENOTDIR)
     diesys(EXIT_TEMP, "fatal: unable to stat ", q.control);

@@ -53,6 +53,7 @@ struct qsni {
   const char *qmaildir;    /* -d, $QMAILDIR or /var/qmail */
   const char *control;     /* qmaildir/control */
   const char *servercerts; /* control/servercerts */
+  const char *defaultpem;  /* control/servercert.pem */
   const char *skip;        /* a name being removed: left out of the tree */
   struct config cf;
 };

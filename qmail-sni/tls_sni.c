@@ -527,8 +527,11 @@ static void keep(const char *path)
   struct kept k, *grown;
   const char *why;
   time_t now = time(0);
+  size_t j;
   int i;
   if (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) return;
+  for (j = 0; j < nkept; ++j) /* a SAN link to a file already read */
+    if (kept[j].dev == st.st_dev && kept[j].ino == st.st_ino) return;
   if (!servercert_read(path, &k.key, &k.leaf, &k.chain, &why)) return;
   if (servercert_problem(k.key, k.leaf, 0) || !(grown = realloc(kept, (nkept + 1) * sizeof *kept))) {
     EVP_PKEY_free(k.key); X509_free(k.leaf); sk_X509_pop_free(k.chain, X509_free);
@@ -549,7 +552,6 @@ size_t sni_server_preload(void)
   char path[SNI_PATH_MAX];
   struct dirent *d;
   DIR *dh;
-  size_t i, j;
 
   if (!join(path, server.dir, "/servercert.pem", "", "")) return 0;
   keep(path);
@@ -560,12 +562,6 @@ size_t sni_server_preload(void)
       keep(path);
   closedir(dh);
   qsort(kept, nkept, sizeof *kept, kept_order);
-  for (i = j = 0; i < nkept; ++i) /* one entry per file */
-    if (j && !kept_order(&kept[j - 1], &kept[i])) {
-      EVP_PKEY_free(kept[i].key); X509_free(kept[i].leaf); sk_X509_pop_free(kept[i].chain, X509_free);
-    }
-    else kept[j++] = kept[i];
-  nkept = j;
   ERR_clear_error();
   return nkept;
 }
