@@ -3,12 +3,13 @@
  * postfix read only the certificates that changed. It is a hint: a
  * line that does not parse or match is a miss, and a cache that cannot
  * be written is left alone. One line per file:
- *   KEY TAB USABLE TAB DIGEST TAB SAN,SAN,... TAB PATH */
+ *   KEY TAB USABLE TAB NOTAFTER TAB DIGEST TAB SAN,SAN,... TAB PATH */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <fmt.h>
+#include <scan.h>
 #include <openreadclose.h>
 
 #include "qmail-sni.h"
@@ -81,29 +82,32 @@ static int unhex(const char *s, unsigned char *out, size_t n)
 int cache_get(struct cache *k, struct cert *c)
 {
   struct cache_line want, *l;
-  const char *s, *f[4];
+  const char *s, *f[5];
   size_t i;
+  long t;
   char name[SNI_NAME_MAX + 1];
 
   want.path = c->path.s;
   l = k->len ? bsearch(&want, k->lines, k->len, sizeof *l, by_path) : 0;
   if (!l) return 0;
-  for (s = l->s, i = 0; i < 4; ++i) { /* KEY, USABLE, DIGEST, SANS: each ends in a tab */
+  for (s = l->s, i = 0; i < 5; ++i) { /* KEY, USABLE, NOTAFTER, DIGEST, SANS: each ends in a tab */
     f[i] = s;
     if (!(s = strchr(s, '\t'))) return 0;
     ++s;
   }
   if ((size_t)(f[1] - f[0] - 1) != strlen(c->stamp) || memcmp(f[0], c->stamp, strlen(c->stamp))) return 0;
   if ((f[1][0] != '0' && f[1][0] != '1') || f[1][1] != '\t') return 0;
-  if (f[3] - f[2] != 65 || !unhex(f[2], c->digest, sizeof c->digest)) return 0;
+  if (f[3] - f[2] < 2 || (size_t)(f[3] - f[2] - 1) != scan_long(f[2], &t)) return 0;
+  if (f[4] - f[3] != 65 || !unhex(f[3], c->digest, sizeof c->digest)) return 0;
   if (!stralloc_copys(&c->sans, "")) die_nomem();
-  for (s = f[3]; *s != '\t';) {
+  for (s = f[4]; *s != '\t';) {
     size_t n = strcspn(s, ",\t");
     if (sni_pattern_canon(name, s, n) != SNI_OK || strlen(name) != n || memcmp(name, s, n)) return 0;
     if (!stralloc_cats(&c->sans, name) || !stralloc_0(&c->sans)) die_nomem();
     s += n + (s[n] == ',');
   }
   c->why = f[1][0] == '1' ? 0 : MISMATCH;
+  c->not_after = t;
   return 1;
 }
 
@@ -112,11 +116,14 @@ int cache_get(struct cache *k, struct cert *c)
 static void put(struct cache *k, const struct cert *c)
 {
   static const char hex[] = "0123456789abcdef";
+  char num[FMT_LONG];
   size_t i;
   if (!*c->stamp || !c->read || c->shares || strpbrk(c->path.s, "\t\n")) return;
   if (c->ctime.tv_sec > k->recent.tv_sec
       || (c->ctime.tv_sec == k->recent.tv_sec && c->ctime.tv_nsec >= k->recent.tv_nsec)) return;
-  if (!stralloc_cats(&k->new, c->stamp) || !stralloc_cats(&k->new, c->why ? "\t0\t" : "\t1\t")) die_nomem();
+  num[fmt_long(num, c->not_after)] = 0;
+  if (!stralloc_cats(&k->new, c->stamp) || !stralloc_cats(&k->new, c->why ? "\t0\t" : "\t1\t")
+      || !stralloc_cats(&k->new, num) || !stralloc_cats(&k->new, "\t")) die_nomem();
   for (i = 0; i < sizeof c->digest; ++i) {
     char h[2] = { hex[c->digest[i] >> 4], hex[c->digest[i] & 15] };
     if (!stralloc_catb(&k->new, h, 2)) die_nomem();

@@ -145,7 +145,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   stralloc shown = {0};
   unsigned long warn = 21;
   const char *prom = 0;
-  char num[FMT_LONG];
+  char num[FMT_LONG], when[32];
   size_t i, j;
   int a;
 
@@ -179,6 +179,8 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     num[fmt_long(num, days)] = 0;
     if (X509_cmp_current_time(X509_get0_notAfter(c->leaf)) <= 0) problem(name, "certificate expired", 0, 0);
     else if (days < (long)warn) problem(name, "certificate expires in ", num, " days");
+    if (x509_not_yet_valid(c->leaf, when))
+      problem(name, "certificate not valid until ", when, " by this host's clock (served all the same): is the clock right?");
     if (c->is_link || c->is_default) continue;
     /* a name this certificate claims, served by another certificate */
     for (j = 0; j < c->sans.len; j += strlen(c->sans.s + j) + 1) {

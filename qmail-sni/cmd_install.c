@@ -123,7 +123,7 @@ static void link_sans(struct qsni *q, const char *name, const char *sans, size_t
 int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
                  const char *chainfile, int as_default)
 {
-  char name[SNI_NAME_MAX + 1];
+  char name[SNI_NAME_MAX + 1], when[32];
   stralloc sans = {0}, path = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0};
   X509 *leaf;
   const char *step, *why;
@@ -150,6 +150,9 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " does not cover ", name);
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " has expired");
+  /* served, as by every server: a client with the right time takes it */
+  if (x509_not_yet_valid(leaf, when))
+    carp("warning: ", name, ": the certificate is not valid until ", when, " by this host's clock: is the clock right?");
 
   config_ids(&q->cf, &uid, &gid);
   tree_dir(q->servercerts, q, uid, gid);

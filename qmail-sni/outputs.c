@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
@@ -56,6 +57,15 @@ static struct cert *the_default(struct tree *t)
   return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].read ? &t->c[t->len - 1] : 0;
 }
 
+/* a tenant the servers are given: read, its key matching, not expired.
+ * qmail-smtpd passes over an expired one for the default, so the
+ * outputs drop it on the next run; one not yet valid is kept, as the
+ * core serves it */
+static int usable(const struct cert *c)
+{
+  return c->read && !c->why && c->not_after > (long)time(0);
+}
+
 /* calls fn for every name served: usable tenants and the default's own
  * names, wildcards first if wild is 1, last if 0 */
 static void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg)
@@ -65,7 +75,7 @@ static void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const 
   int pass;
   for (pass = 0; pass < 2; ++pass, wild = !wild) {
     for (i = 0; i < t->len; ++i)
-      if (!t->c[i].is_default && t->c[i].read && !t->c[i].why && (t->c[i].name[0] == '*') == wild)
+      if (!t->c[i].is_default && usable(&t->c[i]) && (t->c[i].name[0] == '*') == wild)
         fn(&t->c[i], t->c[i].name, arg);
     for (i = 0; d && i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
@@ -207,7 +217,7 @@ static int ours(const char *path)
 static int served(struct tree *t, const char *name)
 {
   struct cert *c = tree_find(t, name), *d = the_default(t);
-  if (c) return c->read && !c->why;
+  if (c) return usable(c);
   return d && cert_covers(d, name) == 2;
 }
 

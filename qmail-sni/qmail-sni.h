@@ -83,6 +83,7 @@ struct cert {
   struct cert *owner;             /* whose sans these are: itself or the primary */
   struct sanset set;              /* the owner's sans, sorted when first asked */
   unsigned char digest[32];       /* SHA-256 over leaf and chain */
+  long not_after;                 /* the leaf's, in Unix time */
 };
 
 struct tree {
@@ -122,6 +123,7 @@ void sanset_make(struct sanset *set, const char *sans, size_t len);
 int sanset_covers(const struct sanset *set, const char *name);
 void sanset_free(struct sanset *set);
 long x509_days_left(X509 *x, long *not_after);
+int x509_not_yet_valid(X509 *x, char when[32]);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);

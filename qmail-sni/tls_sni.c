@@ -426,8 +426,6 @@ const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates)
   if (!key_matches(leaf, key)) why = "key does not match certificate";
   else if (check_dates && X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     why = "certificate expired";
-  else if (check_dates && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)
-    why = "certificate not yet valid";
   ERR_clear_error();
   return why;
 }
@@ -492,7 +490,7 @@ static char loaded_mark;
 struct kept {
   dev_t dev; ino_t ino; off_t size;
   struct timespec mtime, ctime;
-  time_t not_before, not_after;
+  time_t not_after;
   EVP_PKEY *key; X509 *leaf; STACK_OF(X509) *chain;
 };
 static struct kept *kept;
@@ -520,7 +518,7 @@ static time_t unix_time(const ASN1_TIME *t, time_t now)
 
 /* keep path's key and chain if the server would take them, with what
  * each connection would otherwise work out again: the certificates'
- * extensions and the leaf's dates */
+ * extensions and the leaf's expiry */
 static void keep(const char *path)
 {
   struct stat st;
@@ -540,7 +538,6 @@ static void keep(const char *path)
   kept = grown;
   X509_check_purpose(k.leaf, -1, 0);
   for (i = 0; i < sk_X509_num(k.chain); ++i) X509_check_purpose(sk_X509_value(k.chain, i), -1, 0);
-  k.not_before = unix_time(X509_get0_notBefore(k.leaf), now);
   k.not_after = unix_time(X509_get0_notAfter(k.leaf), now);
   k.dev = st.st_dev; k.ino = st.st_ino; k.size = st.st_size;
   k.mtime = st.st_mtim; k.ctime = st.st_ctim;
@@ -585,10 +582,9 @@ static int load(SSL *ssl, const char *path, int check_dates, const char **why)
   k = bsearch(&key, kept, nkept, sizeof *kept, kept_order);
   if (!k || k->size != st.st_size || !same_time(&k->mtime, &st.st_mtim) || !same_time(&k->ctime, &st.st_ctim))
     return servercert_load(ssl, path, check_dates, why);
-  /* the key was matched when it was read; only the dates can change */
+  /* the key was matched when it was read; only the time can change */
   now = time(0);
-  *why = !check_dates ? 0 : now >= k->not_after ? "certificate expired"
-       : now < k->not_before ? "certificate not yet valid" : 0;
+  *why = check_dates && now >= k->not_after ? "certificate expired" : 0;
   if (!*why && !SSL_use_cert_and_key(ssl, k->leaf, k->key, k->chain, 1))
     *why = "certificate rejected by TLS library";
   ERR_clear_error();

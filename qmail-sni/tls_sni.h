@@ -59,7 +59,9 @@ int servercert_read_lazy(const char *path, X509 **leaf,
                          STACK_OF(X509) **chain, const char **why);
 
 /* Why the server would refuse a key and leaf it has read, or 0:
- * a mismatch, or with check_dates an expired or not yet valid leaf. */
+ * a mismatch, or with check_dates an expired leaf. A leaf not yet
+ * valid by this host's clock is served: the client's clock judges it,
+ * as Dovecot and Postfix let it, and the default would not fit. */
 const char *servercert_problem(EVP_PKEY *key, X509 *leaf, int check_dates);
 
 /* servercert_read, servercert_problem, then onto ssl.

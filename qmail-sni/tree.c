@@ -51,6 +51,7 @@ static void cert_read(struct cert *c, struct cache *k, int strict)
   digest(c, chain);
   sk_X509_pop_free(chain, X509_free);
   x509_sans(c->leaf, &c->sans);
+  x509_days_left(c->leaf, &c->not_after);
 }
 
 static struct cert *add(struct tree *t)
@@ -126,6 +127,7 @@ static void links_read(struct tree *t, struct cache *k, int strict)
     c->read = p->read; c->why = p->why; c->mode = p->mode; c->ctime = p->ctime;
     memcpy(c->stamp, p->stamp, sizeof c->stamp);
     memcpy(c->digest, p->digest, sizeof c->digest);
+    c->not_after = p->not_after;
     if ((c->leaf = p->leaf)) X509_up_ref(c->leaf);
     c->sans = p->sans;
     c->shares = 1;

@@ -140,6 +140,16 @@ long x509_days_left(X509 *x, long *not_after)
   return days - (secs < 0 ? 1 : 0);
 }
 
+/* 1 if notBefore is still ahead by this host's clock, with it in when */
+int x509_not_yet_valid(X509 *x, char when[32])
+{
+  struct tm tm;
+  if (X509_cmp_current_time(X509_get0_notBefore(x)) <= 0) return 0;
+  if (!ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) || !strftime(when, 32, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    strcpy(when, "a later date");
+  return 1;
+}
+
 /* SHA-256 of the DER. Not X509_digest: that fetches the digest in the
  * certificate's library context, which a lazy read left empty. */
 int x509_sha256(X509 *x, unsigned char md[32])

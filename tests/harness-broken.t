@@ -9,6 +9,7 @@ make_cert "$T/def" default.test ec 30 default.test
 make_cert "$T/good" good.example ec 30 good.example
 make_cert "$T/other" other.example ec 30 other.example
 make_cert "$T/old" expired.example ec -1 expired.example
+make_cert "$T/later" later.example ec future later.example
 mkdir -p "$C/servercerts/good.example"
 cp "$T/def.pem" "$C/servercert.pem"
 cp "$T/good.pem" "$C/servercerts/good.example/servercert.pem"
@@ -65,6 +66,13 @@ check_broken twokeys.example "more than one private key"
 check_broken truncated.example "damaged PEM block"
 check_broken halfchain.example "damaged PEM block"
 check_broken flipped.example "damaged PEM block"
+
+# not yet valid by this host's clock: served all the same, as Dovecot and
+# Postfix serve it; a client with the right time takes it, the default not
+mkdir -p "$C/servercerts/later.example" && cp "$T/later.pem" "$C/servercerts/later.example/servercert.pem"
+for p in "$P" "$PL"; do
+  is "$(served "$p" smtp later.example)" "$(fp_file "$T/later.crt")" "not yet valid: its own certificate$([ "$p" = "$PL" ] && echo ', preloaded')"
+done
 
 # preloaded, a renewed file is read anew: a new inode, or new times
 make_cert "$T/good2" good.example ec 30 good.example

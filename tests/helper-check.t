@@ -13,6 +13,7 @@ make_cert "$T/d" mail.host.test ec 30 mail.host.test
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 10 mail.beta.test alpha.test
 make_cert "$T/old" old.test ec -1 old.test
+make_cert "$T/later" later.test ec future later.test
 sni install --default mail.host.test "$T/d.key" "$T/d.crt"
 sni install mail.alpha.test "$T/a.key" "$T/a.crt"
 
@@ -37,6 +38,9 @@ mkdir -p "$S/mail.beta.test"; cp "$T/b.pem" "$S/mail.beta.test/servercert.pem"
 mkdir -p "$S/open.test"; make_cert "$T/o" open.test ec 30 open.test; cp "$T/o.pem" "$S/open.test/servercert.pem"; chmod 644 "$S/open.test/servercert.pem"
 ln -s gone.test "$S/dangling.test"
 mkdir -p "$S/Upper.Test"
+out=$(sni install later.test "$T/later.key" "$T/later.crt" 2>&1); rc=$?
+is "$rc" 0 "install takes a certificate not yet valid by this host's clock"
+like "$out" "^qmail-sni: warning: later\.test: the certificate is not valid until $(date -u -d tomorrow +%Y-%m-%d) .* by this host's clock: is the clock right\?\$" "and warns, with the date"
 out=$(sni check --warn-days 20); rc=$?
 is "$rc" 100 "problems: exit 100"
 like "$out" '^mismatch\.test: .*: key does not match certificate$' "key mismatch"
@@ -48,13 +52,14 @@ like "$out" '^open\.test: .*: private key is world-accessible$' "world-readable 
 like "$out" '^dangling\.test: dangling link to gone\.test$' "dangling link"
 like "$out" '^alpha\.test: claimed by two certificates: mail\.beta\.test and mail\.alpha\.test$' "two certificates claim one name"
 like "$out" '/Upper\.Test is not a canonical name' "a directory qmail-smtpd never looks up"
-is "$(printf '%s\n' "$out" | wc -l)" 9 "one line per problem"
+like "$out" "^later\.test: certificate not valid until .* by this host's clock \(served all the same\): is the clock right\?\$" "not yet valid"
+is "$(printf '%s\n' "$out" | wc -l)" 10 "one line per problem"
 out=$(sni check --warn-days 5 | grep -c expires); is "$out" 0 "--warn-days sets the horizon"
 
 sni check --prometheus "$T/metrics.prom" >/dev/null
 m=$(cat "$T/metrics.prom")
 like "$m" '^qmail_sni_cert_not_after_seconds\{name="mail\.alpha\.test"\} [0-9]{10}$' "prometheus: notAfter per name"
-like "$m" '^qmail_sni_check_problems 9$' "prometheus: problem count"
+like "$m" '^qmail_sni_check_problems 10$' "prometheus: problem count"
 like "$m" '^# TYPE qmail_sni_cert_not_after_seconds gauge$' "prometheus: typed"
 
 # bad input never reaches a path or a config file

@@ -95,6 +95,22 @@ for f in "$O/sni.conf" "$O/sni_map"; do
   is "$(grep -cE 'evil|uote|colon|line\.test|UPPER' "$f")" 0 "no hostile directory name reaches $(basename "$f")"
 done
 
+# an expired tenant is left out, as qmail-smtpd passes it over for the
+# default; one not yet valid by this clock is in, as qmail-smtpd serves
+# it. The second sync reads both from the cache, which keeps notAfter.
+make_cert "$T/old" old.test ec -1 old.test
+make_cert "$T/later" later.test ec future later.test
+mkdir -p "$S/old.test" "$S/later.test"
+cp "$T/old.pem" "$S/old.test/servercert.pem"; cp "$T/later.pem" "$S/later.test/servercert.pem"
+sleep 1.1
+for run in read cached; do
+  sni sync
+  is "$(grep -c 'old\.test' "$O/sni.conf" "$O/sni_map" | tr '\n' ' ')" "$O/sni.conf:0 $O/sni_map:0 " "$run: an expired tenant is in neither output"
+  is "$(grep -c 'later\.test/' "$O/sni.conf" "$O/sni_map" | tr '\n' ' ')" "$O/sni.conf:2 $O/sni_map:1 " "$run: one not yet valid is in both"
+done
+like "$(grep 'old\.test' "$S/.qmail-sni.cache")" $'\t1\t[0-9]{10}\t' "the cache keeps each file's notAfter"
+rm -rf "$S/old.test" "$S/later.test"; sni sync
+
 # no outputs configured: sync does nothing and succeeds
 out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
 

@@ -86,7 +86,8 @@ make_ca() {
 
 # make_cert OUT CN KEYTYPE DAYS SAN...: OUT.key, OUT.crt (leaf),
 # OUT.chain (intermediate), OUT.pem (key, leaf, intermediate).
-# KEYTYPE: ec, rsa or rsa4096. DAYS < 0 makes an expired certificate.
+# KEYTYPE: ec, rsa or rsa4096. DAYS < 0 makes an expired certificate,
+# DAYS "future" one valid from tomorrow for 30 days.
 make_cert() {
   local out=$1 cn=$2 type=$3 days=$4 san="" s
   shift 4
@@ -98,8 +99,10 @@ make_cert() {
   esac 2>/dev/null || bail "unable to make key $out"
   printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" > "$out.ext"
   openssl req -new -key "$out.key" -subj "/CN=$cn" -out "$out.csr" 2>/dev/null || bail "csr $out"
-  if [ "$days" -lt 0 ]; then
-    sign_expired "$out"
+  if [ "$days" = future ]; then
+    sign_dates "$out" tomorrow '31 days'
+  elif [ "$days" -lt 0 ]; then
+    sign_dates "$out" '10 days ago' '1 day ago'
   else
     openssl x509 -req -in "$out.csr" -CA "$T/ca/inter.pem" -CAkey "$T/ca/inter.key" \
       -CAcreateserial -days "$days" -extfile "$out.ext" -out "$out.crt" 2>/dev/null || bail "sign $out"
@@ -108,9 +111,9 @@ make_cert() {
   cat "$out.key" "$out.crt" "$out.chain" > "$out.pem"
 }
 
-# valid from 10 days ago until yesterday; OpenSSL 3.0's x509 cannot set
-# start and end dates, "openssl ca" can
-sign_expired() {
+# sign_dates OUT START END: valid from START until END (date -d words);
+# OpenSSL 3.0's x509 cannot set start and end dates, "openssl ca" can
+sign_dates() {
   local out=$1 d="$T/ca/db"
   mkdir -p "$d"; : > "$d/index"; [ -f "$d/serial" ] || echo 1000 > "$d/serial"
   cat > "$d/ca.cnf" <<EOF
@@ -128,9 +131,9 @@ copy_extensions = none
 commonName = supplied
 EOF
   openssl ca -batch -config "$d/ca.cnf" -cert "$T/ca/inter.pem" -keyfile "$T/ca/inter.key" \
-    -in "$out.csr" -startdate "$(date -u -d '10 days ago' +%Y%m%d%H%M%SZ)" \
-    -enddate "$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)" -extfile "$out.ext" \
-    -notext -out "$out.crt" >/dev/null 2>&1 || bail "unable to make expired $out"
+    -in "$out.csr" -startdate "$(date -u -d "$2" +%Y%m%d%H%M%SZ)" \
+    -enddate "$(date -u -d "$3" +%Y%m%d%H%M%SZ)" -extfile "$out.ext" \
+    -notext -out "$out.crt" >/dev/null 2>&1 || bail "unable to make $out, valid from $2 until $3"
 }
 
 # sni_tree CONTROL: the tree the check-* tests serve: a default and
