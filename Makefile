@@ -7,9 +7,9 @@ WARN = -Wall -Wextra
 PKG_CONFIG = pkg-config
 SSL_CFLAGS = $(shell $(PKG_CONFIG) --cflags openssl)
 SSL_LIBS = $(shell $(PKG_CONFIG) --libs openssl)
-# Debian's libowfat-dev puts its headers in /usr/include; other systems
-# use e.g. OWFAT_CFLAGS=-I/usr/include/libowfat
-OWFAT_CFLAGS =
+# libowfat's headers: /usr/include on Debian 12, /usr/include/libowfat
+# on Debian 13 and elsewhere; set OWFAT_CFLAGS for another place
+OWFAT_CFLAGS = $(if $(wildcard /usr/include/libowfat/buffer.h),-I/usr/include/libowfat)
 OWFAT_LIBS = -lowfat
 
 PREFIX = /usr/local
@@ -33,7 +33,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
-.PHONY: all check check-qmail check-ucspi-ssl bench fuzz demo install clean FORCE
+.PHONY: all check check-debian13 check-qmail check-ucspi-ssl bench fuzz demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -69,6 +69,18 @@ bench/mktree: bench/mktree.c
 TEST_TIMEOUT = 600
 check: all $(TEST_BINS)
 	prove --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/
+
+# the peer tests again in a Debian 13 root (scripts/debian13-root, built
+# once per machine from Debian's archive): Dovecot 2.4, Postfix 3.10,
+# OpenSSL 3.5. Needs root. The source is copied in and built there.
+DEBIAN13_TESTS = tests/canon.t tests/harness-sni.t tests/harness-broken.t tests/client-sni.t \
+	tests/lookup.t tests/helper-keyforms.t tests/helper-check.t tests/helper-sync.t \
+	tests/helper-probe.t tests/dovecot.t tests/postfix.t tests/matrix.t
+check-debian13:
+	root=$$(sh scripts/debian13-root build) && rm -rf "$$root/src" && mkdir "$$root/src" && \
+	  tar --exclude=.git --exclude='*.o' --exclude=.build-flags -cf - . | tar -C "$$root/src" -xf -
+	sh scripts/debian13-root run sh -c 'cd /src && make -s clean && make -s all $(TEST_BINS) && \
+	  prove --exec "timeout -k 10 $(TEST_TIMEOUT) bash" $(DEBIAN13_TESTS)'
 
 # a qmail tree with the TLS patch, e.g. netqmail 1.06 + TLS 20190517
 check-qmail: all

@@ -26,18 +26,33 @@ static X509 *first_cert(const char *path)
   return x;
 }
 
-/* what the server's tool says of setting: trimmed, 0 when it fails */
-static const char *ask(const char *tool, const char *config, const char *setting, char *buf, size_t size)
+/* what the server's tool says of setting (-h: its value alone):
+ * trimmed, 0 when it fails */
+static const char *ask(const char *tool, const char *config, const char *setting, int h, char *buf, size_t size)
 {
   const char *args[6];
   int n = 0;
   char *end;
   args[n++] = tool;
   if (*config) { args[n++] = "-c"; args[n++] = config; }
-  args[n++] = "-h"; args[n++] = setting; args[n] = 0;
+  if (h) args[n++] = "-h";
+  args[n++] = setting; args[n] = 0;
   if (run_output(args, buf, size)) return 0;
   for (end = buf + strlen(buf); end > buf && (end[-1] == '\n' || end[-1] == ' '); --end) end[-1] = 0;
   return buf;
+}
+
+/* Dovecot 2.4 keeps a top-level ssl_server_cert_file as cert_file in
+ * an ssl_server block, which doveconf prints but -h will not: the
+ * value on its "  cert_file = " line, or "" */
+static const char *cert_file_24(char *block)
+{
+  static const char key[] = "\n  cert_file = ";
+  char *v = strstr(block, key);
+  if (!v) return "";
+  v += sizeof key - 1;
+  v[strcspn(v, "\n")] = 0;
+  return v;
 }
 
 /* the default's leaf against the one in path */
@@ -61,14 +76,15 @@ void check_defaults(struct qsni *q, struct tree *t, problemfn problem)
 
   if (*cf->dovecot_conf || *cf->dovecot_dir) {
     const char *syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
-    const char *setting = strcmp(syntax, "2.4") ? "ssl_cert" : "ssl_server_cert_file";
-    if (!(v = ask("doveconf", cf->dovecot_config, setting, buf, sizeof buf)))
-      problem("dovecot", "unable to run doveconf -h ", setting, " (setting dovecot_config names its config)");
-    else compare("dovecot", setting, v[0] == '<' ? v + 1 : v, def, problem);
+    const int v24 = !strcmp(syntax, "2.4");
+    const char *setting = v24 ? "ssl_server_cert_file" : "ssl_cert";
+    if (!(v = ask("doveconf", cf->dovecot_config, v24 ? "ssl_server" : setting, !v24, buf, sizeof buf)))
+      problem("dovecot", "unable to run doveconf ", v24 ? "ssl_server" : "-h ssl_cert", " (setting dovecot_config names its config)");
+    else compare("dovecot", setting, v24 ? cert_file_24(buf) : v[0] == '<' ? v + 1 : v, def, problem);
   }
   if (*cf->postfix_map) {
     const char *setting = "smtpd_tls_chain_files";
-    if ((v = ask("postconf", cf->postfix_config, setting, buf, sizeof buf)) && *v) {
+    if ((v = ask("postconf", cf->postfix_config, setting, 1, buf, sizeof buf)) && *v) {
       /* key and certificate files, the key first: the first holding a certificate */
       char *f = buf, *next;
       X509 *x;
@@ -81,7 +97,7 @@ void check_defaults(struct qsni *q, struct tree *t, problemfn problem)
       }
       if (!found) compare("postfix", setting, buf, def, problem);
     }
-    else if (v && (v = ask("postconf", cf->postfix_config, "smtpd_tls_cert_file", buf, sizeof buf)))
+    else if (v && (v = ask("postconf", cf->postfix_config, "smtpd_tls_cert_file", 1, buf, sizeof buf)))
       compare("postfix", "smtpd_tls_cert_file", v, def, problem);
     else problem("postfix", "unable to run postconf -h ", setting, " (setting postfix_config names its config directory)");
   }

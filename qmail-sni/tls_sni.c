@@ -62,7 +62,10 @@ static int canon(char *out, const char *in, size_t len, int pattern)
 
 int sni_name_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len)
 {
-  return canon(out, in, len, 0);
+  int r = canon(out, in, len, 0);
+  /* RFC 6066 sends a name without its trailing dot; Dovecot, Postfix and
+   * the TLS front ends match no name that has one, so neither do we */
+  return r == SNI_OK && in[len - 1] == '.' ? SNI_BAD : r;
 }
 
 int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len)
@@ -666,7 +669,9 @@ int sni_server_install(SSL_CTX *ctx, const char *dir, sni_logfn log)
 int sni_client_set(SSL *ssl, const char *host)
 {
   char name[SNI_NAME_MAX + 1];
-  if (!host || sni_name_canon(name, host, strlen(host)) != SNI_OK) return 0;
+  size_t len = host ? strlen(host) : 0;
+  if (len && host[len - 1] == '.') --len; /* sent without it, as RFC 6066 wants */
+  if (!host || sni_name_canon(name, host, len) != SNI_OK) return 0;
   return SSL_set_tlsext_host_name(ssl, name) == 1;
 }
 

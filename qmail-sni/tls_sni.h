@@ -15,12 +15,13 @@
 #define SNI_BAD -1  /* rejected: never to be used */
 
 /* Canonicalise len bytes of client-supplied name into out (NUL-ended):
- * lowercase, one trailing dot dropped, LDH labels of 1-63 characters,
- * 253 characters at most. */
+ * lowercase, LDH labels of 1-63 characters, 253 characters at most; a
+ * trailing dot, which RFC 6066 leaves out, is rejected. */
 int sni_name_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
 
 /* As sni_name_canon, but also accepts one leading "*." label, as
- * certificate SANs and servercerts/ directory names may carry. */
+ * certificate SANs and servercerts/ directory names may carry, and
+ * drops one trailing dot. */
 int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
 
 /* servercerts_lookup results */

@@ -28,13 +28,18 @@ sni -s dovecot_reload= install '*.gamma.test' "$T/w.key" "$T/w.crt"
 # that matches, so its block must come before the wildcard's
 sni -s dovecot_reload= install x.gamma.test "$T/x.key" "$T/x.crt"
 
-like "$(dovecot --version)" '^2\.3\.' "Dovecot 2.3 here; sync detected its syntax"
-like "$(cat "$D/sni.conf")" 'ssl_cert = <' "2.3 syntax written"
+# the syntax of the Dovecot installed: 2.3 on Debian 12, 2.4 on Debian 13
+case $(dovecot --version) in 2.3.*) V=2.3 ;; *) V=2.4 ;; esac
+diag "Dovecot $(dovecot --version)"
+if [ "$V" = 2.3 ]; then setting=ssl_cert cert='ssl_cert = <'; else setting=ssl_server_cert_file cert='ssl_server_cert_file = /'; fi
+like "$(cat "$D/sni.conf")" "^  $cert" "sync asked dovecot --version and wrote $V syntax"
 PI=$(free_port) PIS=$(free_port) PPS=$(free_port)
 start_dovecot "$D" "$C/servercert.pem" "$D/sni.conf" "$PI" "$PIS" "$PPS"
-# -x opens every "<file" too, which plain -n does not
-doveconf -c "$D/dovecot.conf" -x -n > "$T/doveconf.out" 2>&1; ok $? "doveconf -x accepts the config with the generated local_name blocks"
-is "$(grep -c '^local_name ' "$T/doveconf.out")" 6 "doveconf sees one local_name per name"
+# 2.3's -x opens every "<file" too, as 2.4's -F does; plain -n does not
+[ "$V" = 2.3 ] && opens=-x || opens=-F
+doveconf -c "$D/dovecot.conf" $opens -n > "$T/doveconf.out" 2>&1; ok $? "doveconf $opens accepts the config with the generated local_name blocks"
+[ "$V" = 2.3 ] && filter='^local_name ' || filter='^:FILTER local_name='
+is "$(grep -c "$filter" "$T/doveconf.out")" 6 "doveconf sees one local_name per name"
 
 for p in "$PI --starttls imap" "$PIS" "$PPS"; do
   # shellcheck disable=SC2086
@@ -49,8 +54,13 @@ is "$(served "$PIS" tls other.gamma.test)" "$(fp_file "$T/w.crt")" "and the wild
 # the same with one file per name in a directory, as conf.d includes them
 mkdir -p "$D/sni.d"
 sni -s dovecot_conf= -s "dovecot_dir=$D/sni.d" -s dovecot_reload= sync
-is "$(ls "$D/sni.d" | tr '\n' ' ')" "13-ssl-sni-alpha.test.conf 13-ssl-sni-imap.alpha.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf 13-ssl-sni-x.gamma.test.conf 14-ssl-sni-*.gamma.test.conf " \
-  "--dir, 2.3: a wildcard's file sorts after the exact names'"
+if [ "$V" = 2.3 ]; then
+  is "$(ls "$D/sni.d" | tr '\n' ' ')" "13-ssl-sni-alpha.test.conf 13-ssl-sni-imap.alpha.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf 13-ssl-sni-x.gamma.test.conf 14-ssl-sni-*.gamma.test.conf " \
+    "--dir, 2.3 takes the first block: a wildcard's file sorts after the exact names'"
+else
+  is "$(ls "$D/sni.d" | tr '\n' ' ')" "13-ssl-sni-*.gamma.test.conf 13-ssl-sni-alpha.test.conf 13-ssl-sni-imap.alpha.test.conf 13-ssl-sni-mail.alpha.test.conf 13-ssl-sni-mail.host.test.conf 13-ssl-sni-x.gamma.test.conf " \
+    "--dir, 2.4 takes the last block: a wildcard's file sorts before the exact names'"
+fi
 sed -i "s|^!include .*|!include $D/sni.d/*.conf|" "$D/dovecot.conf"
 doveadm -c "$D/dovecot.conf" reload; sleep 1
 is "$(served "$PIS" tls x.gamma.test)" "$(fp_file "$T/x.crt")" "--dir: the exact tenant under the wildcard, from Dovecot"
@@ -74,8 +84,8 @@ out=$(sni -s readers= -s "dovecot_config=$D/dovecot.conf" check 2>&1)
 is "$(printf '%s\n' "$out" | grep -c '^dovecot:')" 0 "check: Dovecot's default is servercert.pem's certificate"
 is "$(served "$PIS" tls -)" "$(fp_file "$T/d.crt")" "and Dovecot serves it to a client that sends no name"
 make_cert "$T/o" other.host.test ec 30 other.host.test
-sed "s|^ssl_cert = <.*|ssl_cert = <$T/o.pem|" "$D/dovecot.conf" > "$D/other.conf"
+sed "s|^$cert.*|${cert%/}$T/o.pem|" "$D/dovecot.conf" > "$D/other.conf"
 out=$(sni -s readers= -s "dovecot_config=$D/other.conf" check 2>&1); rc=$?
 is "$rc" 100 "check: a Dovecot default that is another certificate: exit 100"
-like "$out" "^dovecot: ssl_cert is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
+like "$out" "^dovecot: $setting is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
 done_testing

@@ -193,30 +193,22 @@ start_harness() {
 # --- Dovecot and Postfix, private instances on loopback -------------------
 
 # start_dovecot DIR DEFAULTPEM INCLUDE PORT_IMAP PORT_IMAPS PORT_POP3S:
-# Dovecot from DIR/dovecot.conf, including INCLUDE, stopped on exit
+# Dovecot from DIR/dovecot.conf, including INCLUDE, stopped on exit; the
+# config in the syntax of the Dovecot installed, 2.3 or 2.4
 start_dovecot() {
   local d=$1 def=$2 inc=$3
   mkdir -p "$d"
-  cat > "$d/dovecot.conf" <<EOF
+  case $(dovecot --version) in
+    2.3.*) dovecot_conf23 "$@" ;;
+    *) dovecot_conf24 "$@" ;;
+  esac > "$d/dovecot.conf"
+  cat >> "$d/dovecot.conf" <<EOF
 base_dir = $d/run
 state_dir = $d/state
 log_path = $d/dovecot.log
 protocols = imap pop3
 listen = 127.0.0.1
 ssl = yes
-ssl_cert = <$def
-ssl_key = <$def
-ssl_dh = </usr/share/dovecot/dh.pem
-stats_writer_socket_path =
-mail_location = maildir:$d/mail/%u
-passdb {
-  driver = static
-  args = password=test
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$d/home/%u
-}
 service imap-login {
   inet_listener imap {
     port = $4
@@ -241,6 +233,47 @@ EOF
   # doveadm stop polls slowly: signal the master and wait for it
   on_exit "kill \$(cat '$d/run/master.pid') 2>/dev/null; for _ in \$(seq 50); do [ -e '$d/run/master.pid' ] || break; sleep 0.1; done"
   wait_port "$4"; wait_port "$5"; wait_port "$6"
+}
+
+dovecot_conf23() {
+  cat <<EOF
+ssl_cert = <$2
+ssl_key = <$2
+ssl_dh = </usr/share/dovecot/dh.pem
+stats_writer_socket_path =
+mail_location = maildir:$1/mail/%u
+passdb {
+  driver = static
+  args = password=test
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$1/home/%u
+}
+EOF
+}
+
+# 2.4 wants its version first, and the top-level certificate as files
+dovecot_conf24() {
+  cat <<EOF
+dovecot_config_version = $(dovecot --version | cut -d' ' -f1 | sed 's/-.*//')
+dovecot_storage_version = $(dovecot --version | cut -d' ' -f1 | sed 's/-.*//')
+ssl_server_cert_file = $2
+ssl_server_key_file = $2
+stats_writer_socket_path =
+mail_driver = maildir
+mail_path = $1/mail/%{user}
+passdb static {
+  password = test
+}
+userdb static {
+  fields {
+    uid = nobody
+    gid = nogroup
+    home = $1/home/%{user}
+  }
+}
+EOF
 }
 
 # start_postfix DIR DEFAULTPEM MAP PORT: a private Postfix instance with

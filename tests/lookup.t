@@ -18,8 +18,10 @@ cat "$T/d.key" "$T/m.crt" > "$C/servercerts/broken.example/servercert.pem"
 lookup() { "$QMAIL_SNI" -d "$Q" lookup "$1" 2>&1; echo "rc=$?"; }
 is "$(lookup mail.example.com)" "$C/servercerts/mail.example.com/servercert.pem
 rc=0" "exact name"
-is "$(lookup MAIL.Example.com.)" "$C/servercerts/mail.example.com/servercert.pem
-rc=0" "uppercase and trailing dot"
+is "$(lookup MAIL.Example.com)" "$C/servercerts/mail.example.com/servercert.pem
+rc=0" "uppercase"
+is "$(lookup mail.example.com.)" "qmail-sni: fatal: bad name: mail.example.com.
+rc=100" "a trailing dot is no name a client sends (RFC 6066): the server gives the default"
 is "$(lookup a.example.net)" "$C/servercerts/*.example.net/servercert.pem
 rc=0" "wildcard"
 is "$(lookup b.a.example.net)" "$C/servercert.pem

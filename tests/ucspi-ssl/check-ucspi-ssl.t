@@ -84,7 +84,7 @@ names() { # names PORT MODE LABEL: every kind of name
     is "$(served "$p" "$m" $n)" "$ALPHA" "$l: $n (SAN of the alpha certificate)"
   done
   is "$(served "$p" "$m" SMTP.Alpha.TEST)" "$ALPHA" "$l: uppercase name"
-  is "$(served "$p" "$m" mail.alpha.test.)" "$ALPHA" "$l: trailing dot"
+  is "$(served "$p" "$m" mail.alpha.test.)" "$DEF" "$l: a trailing dot (RFC 6066 sends none), default"
   is "$(served "$p" "$m" x.beta.test)" "$BETA" "$l: wildcard *.beta.test, one label"
   is "$(served "$p" "$m" y.x.beta.test)" "$DEF" "$l: wildcard covers one label only"
   is "$(served "$p" "$m" mail.gamma.test)" "$GAMMA" "$l: ECDSA tenant"
