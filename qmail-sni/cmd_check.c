@@ -139,6 +139,24 @@ static void check_default_age(struct tree *t)
   }
 }
 
+/* an output sync would now write otherwise: its server is handed
+ * certificates qmail-smtpd no longer serves, e.g. a tenant expired since */
+static void check_outputs(struct qsni *q, struct tree *t)
+{
+  struct config *cf = &q->cf;
+  stralloc text = {0};
+  const char *stale = "out of date: it differs from what qmail-smtpd serves now (qmail-sni sync rewrites it)";
+  if (*cf->dovecot_conf) {
+    dovecot_render(t, *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect(), &text);
+    if (!file_same(cf->dovecot_conf, text.s, text.len)) problem(cf->dovecot_conf, stale, 0, 0);
+  }
+  if (*cf->postfix_map) {
+    postfix_render(t, &text);
+    if (!file_same(cf->postfix_map, text.s, text.len)) problem(cf->postfix_map, stale, 0, 0);
+  }
+  stralloc_free(&text);
+}
+
 int cmd_check(struct qsni *q, int argc, char **argv)
 {
   struct tree t;
@@ -192,6 +210,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   }
   check_default_age(&t);
   check_defaults(q, &t, problem);
+  check_outputs(q, &t);
   check_readers(q, &t);
   a = reload_pending(q);
   if (a & PENDING_DOVECOT) problem("dovecot", "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);

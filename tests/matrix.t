@@ -116,4 +116,15 @@ for n in old.test half.test badkey.test later.test; do
   like "$out" "^$n: " "check names $n"
 done
 is "$(printf '%s\n' "$out" | grep -cE '^(dovecot|postfix|mail\.|smtp\.|alpha|x\.|\*)')" 0 "check finds nothing else: the servers' defaults agree"
+
+# a tenant put in place without sync (or one expired since): the outputs
+# no longer say what qmail-smtpd serves, and check says so until sync
+make_cert "$T/new" mail.new.test ec 30 mail.new.test
+mkdir -p "$S/mail.new.test"; cp "$T/new.pem" "$S/mail.new.test/servercert.pem"
+out=$(sni -s readers= check 2>&1)
+like "$out" "^$D/sni.conf: out of date: .*qmail-sni sync" "check: the Dovecot output is out of date"
+like "$out" "^$P/etc/sni_map: out of date: " "check: the Postfix map is out of date"
+rm -r "$S/mail.new.test"
+out=$(sni -s readers= check 2>&1)
+is "$(printf '%s\n' "$out" | grep -c 'out of date')" 0 "and not once the tree is as the outputs say"
 done_testing
