@@ -1,5 +1,6 @@
-/* qmail-sni sync: write the configured Dovecot and Postfix outputs,
- * each only if its content changed, then run that server's reload.
+/* qmail-sni sync: write the configured outputs (Dovecot, Postfix,
+ * tlswrapper, stunnel, s6), each only if its content changed, then run
+ * that server's reload.
  * A re-run with nothing changed touches no file; a reload that failed
  * is run again on every run until it works. */
 #include <errno.h>
@@ -21,34 +22,57 @@ static void pending_path(struct qsni *q, stralloc *p)
     die_nomem();
 }
 
-/* which reloads are owed: PENDING_DOVECOT | PENDING_POSTFIX */
+/* the servers a reload can be owed to, by their names in the file */
+static const struct { int flag; const char *name, *setting; } servers[] = {
+  { PENDING_DOVECOT, "dovecot", "dovecot_reload" },
+  { PENDING_POSTFIX, "postfix", "postfix_reload" },
+  { PENDING_TLSWRAPPER, "tlswrapper", "tlswrapper_reload" },
+  { PENDING_STUNNEL, "stunnel", "stunnel_reload" },
+  { PENDING_S6, "s6", "s6_reload" },
+};
+#define NSERVERS (sizeof servers / sizeof servers[0])
+
+const char *pending_name(int flag)
+{
+  size_t i;
+  for (i = 0; i < NSERVERS; ++i) if (servers[i].flag == flag) return servers[i].name;
+  return "";
+}
+
+/* which reloads are owed: PENDING_ flags, a line each in the file */
 int reload_pending(struct qsni *q)
 {
   stralloc p = {0}, text = {0};
+  size_t i, j;
   int r = 0;
   pending_path(q, &p);
-  if (openreadclose(p.s, &text, 64) == 1) {
-    if (!stralloc_0(&text)) die_nomem();
-    if (strstr(text.s, "dovecot")) r |= PENDING_DOVECOT;
-    if (strstr(text.s, "postfix")) r |= PENDING_POSTFIX;
-  }
+  if (openreadclose(p.s, &text, 64) == 1)
+    for (i = 0; i < text.len; i = j + 1) {
+      size_t k;
+      for (j = i; j < text.len && text.s[j] != '\n'; ++j) ;
+      for (k = 0; k < NSERVERS; ++k)
+        if (j - i == strlen(servers[k].name) && !memcmp(text.s + i, servers[k].name, j - i)) r |= servers[k].flag;
+    }
   stralloc_free(&p); stralloc_free(&text);
   return r;
 }
 
 static void pending_save(struct qsni *q, int owed)
 {
-  stralloc p = {0};
+  stralloc p = {0}, text = {0};
   const char *step;
-  const char *text = owed == (PENDING_DOVECOT | PENDING_POSTFIX) ? "dovecot\npostfix\n"
-                   : owed == PENDING_DOVECOT ? "dovecot\n" : "postfix\n";
+  size_t i;
   pending_path(q, &p);
+  if (!stralloc_copys(&text, "")) die_nomem();
+  for (i = 0; i < NSERVERS; ++i)
+    if ((owed & servers[i].flag) && (!stralloc_cats(&text, servers[i].name) || !stralloc_cats(&text, "\n")))
+      die_nomem();
   if (!owed) {
     if (unlink(p.s) == -1 && errno != ENOENT) carpsys("warning: unable to remove ", p.s);
   }
-  else if (atomic_write(p.s, text, strlen(text), 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
+  else if (atomic_write(p.s, text.s, text.len, 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
     carpsys("warning: unable to ", step, " ", p.s, ": a failed reload may not be retried");
-  stralloc_free(&p);
+  stralloc_free(&p); stralloc_free(&text);
 }
 
 static int reload(const char *what, const char *setting, const char *cmd)
@@ -65,36 +89,55 @@ static int reload(const char *what, const char *setting, const char *cmd)
   return 1;
 }
 
-int sync_outputs(struct qsni *q, int *changed)
+/* write every configured output that changed: the PENDING_ flags of
+ * the servers whose output changed */
+static int write_outputs(struct qsni *q)
 {
   struct config *cf = &q->cf;
   struct tree t;
   stralloc text = {0};
   const char *syntax;
-  int dc = 0, pc = 0, owed, failed = 0;
+  int changed = 0;
 
-  *changed = 0;
-  owed = reload_pending(q);
-  if (*cf->dovecot_conf || *cf->dovecot_dir || *cf->postfix_map) {
-    tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
-    if (*cf->dovecot_conf || *cf->dovecot_dir) {
-      syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
-      if (*cf->dovecot_conf) {
-        dovecot_render(&t, syntax, &text);
-        dc |= write_if_changed(cf->dovecot_conf, &text, 0644);
-      }
-      if (*cf->dovecot_dir) dc |= dovecot_write_dir(&t, cf->dovecot_dir, syntax);
+  if (!*cf->dovecot_conf && !*cf->dovecot_dir && !*cf->postfix_map && !*cf->tlswrapper_dir
+      && !*cf->stunnel_conf && !*cf->s6_dir) return 0;
+  if (*cf->stunnel_conf && !*cf->stunnel_services)
+    die(EXIT_PERM, "fatal: stunnel_conf is set, stunnel_services is not: set it to SERVICE:HOST:PORT ...");
+  tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
+  if (*cf->dovecot_conf || *cf->dovecot_dir) {
+    syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
+    if (*cf->dovecot_conf) {
+      dovecot_render(&t, syntax, &text);
+      if (write_if_changed(cf->dovecot_conf, &text, 0644)) changed |= PENDING_DOVECOT;
     }
-    if (*cf->postfix_map) pc = postfix_write(&t, cf->postfix_map, cf->postfix_type);
-    tree_free(&t);
-    stralloc_free(&text);
+    if (*cf->dovecot_dir && dovecot_write_dir(&t, cf->dovecot_dir, syntax)) changed |= PENDING_DOVECOT;
   }
-  if (dc || (owed & PENDING_DOVECOT))
-    failed |= reload("dovecot", "dovecot_reload", cf->dovecot_reload) ? PENDING_DOVECOT : 0;
-  if (pc || (owed & PENDING_POSTFIX))
-    failed |= reload("postfix", "postfix_reload", cf->postfix_reload) ? PENDING_POSTFIX : 0;
+  if (*cf->postfix_map && postfix_write(&t, cf->postfix_map, cf->postfix_type)) changed |= PENDING_POSTFIX;
+  if (*cf->tlswrapper_dir && tlswrapper_write(&t, cf->tlswrapper_dir, q->control, 0)) changed |= PENDING_TLSWRAPPER;
+  if (*cf->stunnel_conf) {
+    stunnel_render(&t, cf->stunnel_services, &text);
+    if (write_if_changed(cf->stunnel_conf, &text, 0644)) changed |= PENDING_STUNNEL;
+  }
+  if (*cf->s6_dir && s6_write(&t, cf->s6_dir, q->defaultpem, 0)) changed |= PENDING_S6;
+  tree_free(&t);
+  stralloc_free(&text);
+  return changed;
+}
+
+int sync_outputs(struct qsni *q, int *changed)
+{
+  const char *cmds[NSERVERS];
+  int dirty, owed = reload_pending(q), failed = 0;
+  size_t i;
+
+  cmds[0] = q->cf.dovecot_reload; cmds[1] = q->cf.postfix_reload;
+  cmds[2] = q->cf.tlswrapper_reload; cmds[3] = q->cf.stunnel_reload; cmds[4] = q->cf.s6_reload;
+  dirty = write_outputs(q);
+  for (i = 0; i < NSERVERS; ++i)
+    if (((dirty | owed) & servers[i].flag) && reload(servers[i].name, servers[i].setting, cmds[i]))
+      failed |= servers[i].flag;
   if (failed != owed) pending_save(q, failed);
-  *changed = dc || pc;
+  *changed = dirty != 0;
   return failed ? EXIT_TEMP : 0;
 }
 

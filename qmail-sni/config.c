@@ -33,6 +33,31 @@ void config_defaults(struct config *cf)
   cf->postfix_type = "hash";
   cf->dovecot_reload = "doveadm reload";
   cf->postfix_reload = "postfix reload";
+  cf->tlswrapper_dir = "";
+  cf->stunnel_conf = "";
+  cf->stunnel_services = "";
+  cf->s6_dir = "";
+  /* tlswrapper and s6-tlsd read the files at each connection */
+  cf->tlswrapper_reload = "";
+  cf->stunnel_reload = "";
+  cf->s6_reload = "";
+}
+
+/* SERVICE:HOST:PORT ...: a section name stunnel takes (no ':'), then a
+ * connect target; nothing that could end a line or start a comment */
+static const char *stunnel_services_bad(const char *v)
+{
+  const char *s = v;
+  while (*s) {
+    size_t n = strcspn(s, " \t"), svc = strcspn(s, ":"), i;
+    if (svc == 0 || svc + 1 >= n) return "stunnel_services: each is SERVICE:HOST:PORT";
+    for (i = 0; i < n; ++i)
+      if (s[i] < '!' || s[i] > '~' || s[i] == ';' || s[i] == '#' || s[i] == '[' || s[i] == ']')
+        return "stunnel_services: each is SERVICE:HOST:PORT";
+    s += n;
+    while (*s == ' ' || *s == '\t') ++s;
+  }
+  return 0;
 }
 
 static void bad(const char *where, const char *what, const char *value)
@@ -129,6 +154,17 @@ const char *config_setting(struct config *cf, const char *setting, const char **
       return "postfix_type must be hash, lmdb or cdb";
     cf->postfix_type = v;
   }
+  else if (!strcmp(key, "tlswrapper_dir")) cf->tlswrapper_dir = v;
+  else if (!strcmp(key, "stunnel_conf")) cf->stunnel_conf = v;
+  else if (!strcmp(key, "stunnel_services")) {
+    const char *why = stunnel_services_bad(v);
+    if (why) return why;
+    cf->stunnel_services = v;
+  }
+  else if (!strcmp(key, "s6_dir")) cf->s6_dir = v;
+  else if (!strcmp(key, "tlswrapper_reload")) cf->tlswrapper_reload = v;
+  else if (!strcmp(key, "stunnel_reload")) cf->stunnel_reload = v;
+  else if (!strcmp(key, "s6_reload")) cf->s6_reload = v;
   else if (!strcmp(key, "dovecot_reload")) cf->dovecot_reload = v;
   else if (!strcmp(key, "postfix_reload")) cf->postfix_reload = v;
   else { *value = key; return "unknown setting"; }

@@ -1,4 +1,5 @@
-/* qmail-sni: per-name TLS certificates for qmail, Dovecot and Postfix.
+/* qmail-sni: per-name TLS certificates for qmail, Dovecot, Postfix and
+ * the TLS front ends.
  * main reads the global options and the settings, then dispatches to
  * one command. */
 #include <errno.h>
@@ -24,6 +25,9 @@ static const struct { const char *name; qsni_cmd fn; } commands[] = {
   { "check", cmd_check },
   { "dovecot", cmd_dovecot },
   { "postfix", cmd_postfix },
+  { "tlswrapper", cmd_tlswrapper },
+  { "stunnel", cmd_stunnel },
+  { "s6", cmd_s6 },
   { "sync", cmd_sync },
   { "probe", cmd_probe },
 };
@@ -39,6 +43,9 @@ static const char usage_text[] =
   "  check [--warn-days N] [--prometheus FILE]\n"
   "  dovecot [-o FILE | --dir DIR] [--syntax 2.3|2.4]\n"
   "  postfix [-o FILE] [--type hash|lmdb|cdb]\n"
+  "  tlswrapper --dir DIR\n"
+  "  stunnel [-o FILE]\n"
+  "  s6 --dir DIR\n"
   "  sync\n"
   "  probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]\n"
   "  --help, --version\n";

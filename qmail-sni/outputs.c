@@ -12,7 +12,7 @@
 
 #include "qmail-sni.h"
 
-#define HEADER "# qmail-sni: generated from the qmail certificate tree; do not edit\n"
+#define HEADER "# " OUTPUT_HEADER "\n"
 #define DIR_PREFIX "13-ssl-sni-" /* like the per-domain files in conf.d */
 #define DIR_LATER "14-ssl-sni-"  /* read after those: 2.3's wildcards */
 #define DIR_SUFFIX ".conf"
@@ -28,7 +28,7 @@ static void cats(stralloc *out, const char *s)
 }
 
 /* a path in a config file: nothing that could end a value or a block */
-static const char *safe_path(const char *path)
+const char *safe_path(const char *path)
 {
   const char *s;
   for (s = path; *s; ++s)
@@ -61,14 +61,27 @@ static struct cert *the_default(struct tree *t)
  * qmail-smtpd passes over an expired one for the default, so the
  * outputs drop it on the next run; one not yet valid is kept, as the
  * core serves it */
-static int usable(const struct cert *c)
+int usable(const struct cert *c)
 {
   return c->read && !c->why && c->not_after > (long)time(0);
 }
 
+/* would qmail-smtpd serve name from a tenant: its own directory, or a
+ * usable wildcard over it; else the default's own names are the default's */
+static int tenant_serves(struct tree *t, const char *name)
+{
+  char wild[SNI_NAME_MAX + 2];
+  const char *parent = strchr(name, '.');
+  struct cert *w;
+  if (tree_find(t, name)) return 1;
+  if (name[0] == '*' || !parent || strlen(parent) + 1 > SNI_NAME_MAX) return 0;
+  wild[0] = '*'; strcpy(wild + 1, parent);
+  return (w = tree_find(t, wild)) && usable(w);
+}
+
 /* calls fn for every name served: usable tenants and the default's own
  * names, wildcards first if wild is 1, last if 0 */
-static void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg)
+void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg)
 {
   struct cert *d = the_default(t);
   size_t i;
@@ -79,7 +92,7 @@ static void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const 
         fn(&t->c[i], t->c[i].name, arg);
     for (i = 0; d && i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
-      if ((s[0] == '*') == wild && !tree_find(t, s)) fn(d, s, arg); /* not a tenant's */
+      if ((s[0] == '*') == wild && !tenant_serves(t, s)) fn(d, s, arg);
     }
   }
 }
@@ -95,7 +108,7 @@ static void sum_one(struct cert *c, const char *name, void *arg)
       || !EVP_DigestUpdate(s->ctx, name, strlen(name) + 1)) die_nomem();
 }
 
-static void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name)
+void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name, const char *comment)
 {
   static const char hex[] = "0123456789abcdef";
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -107,7 +120,8 @@ static void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char 
   else each_name(t, 1, sum_one, &s);
   if (!EVP_DigestFinal_ex(s.ctx, md, &n)) die_nomem();
   EVP_MD_CTX_free(s.ctx);
-  cats(out, "# certificates sha256 ");
+  cats(out, comment);
+  cats(out, "certificates sha256 ");
   for (i = 0; i < n; ++i) {
     char h[3] = { hex[md[i] >> 4], hex[md[i] & 15], 0 };
     cats(out, h);
@@ -128,7 +142,7 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
   struct render r;
   r.out = out; r.syntax = syntax;
   if (!stralloc_copys(out, HEADER)) die_nomem();
-  cat_sum(out, t, 0, 0);
+  cat_sum(out, t, 0, 0, "# ");
   each_name(t, wild_first(syntax), dovecot_one, &r);
 }
 
@@ -151,7 +165,7 @@ static void postfix_one(struct cert *c, const char *name, void *arg)
 void postfix_render(struct tree *t, stralloc *out)
 {
   if (!stralloc_copys(out, HEADER)) die_nomem();
-  cat_sum(out, t, 0, 0);
+  cat_sum(out, t, 0, 0, "# ");
   each_name(t, 1, postfix_one, out);
 }
 
@@ -196,7 +210,7 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
       || !stralloc_cats(&p->path, name) || !stralloc_cats(&p->path, DIR_SUFFIX)
       || !stralloc_0(&p->path)) die_nomem();
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
-  cat_sum(&p->text, 0, c, name);
+  cat_sum(&p->text, 0, c, name, "# ");
   block(&p->text, name, c->path.s, p->syntax);
   p->changed |= write_if_changed(p->path.s, &p->text, 0644);
 }
@@ -218,7 +232,7 @@ static int served(struct tree *t, const char *name)
 {
   struct cert *c = tree_find(t, name), *d = the_default(t);
   if (c) return usable(c);
-  return d && cert_covers(d, name) == 2;
+  return d && cert_covers(d, name) == 2 && !tenant_serves(t, name);
 }
 
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */

@@ -36,6 +36,11 @@ struct config {
   const char *postfix_type;   /* hash, lmdb or cdb */
   const char *dovecot_reload; /* run after a Dovecot output changed */
   const char *postfix_reload; /* run after the Postfix map changed */
+  const char *tlswrapper_dir; /* tlswrapper -d: one link per name */
+  const char *stunnel_conf;   /* stunnel SNI sections, in an include = directory */
+  const char *stunnel_services; /* SERVICE:HOST:PORT ...: each section's connect */
+  const char *s6_dir;         /* s6-envdir of KEYFILE:name, CERTFILE:name */
+  const char *tlswrapper_reload, *stunnel_reload, *s6_reload;
   char *keep[64];             /* copies of the settings, for the values */
   size_t kept;
 };
@@ -146,6 +151,11 @@ int reader_blocked(const struct reader *r, const char *path, stralloc *where, st
 typedef void (*problemfn)(const char *name, const char *a, const char *b, const char *c);
 void check_defaults(struct qsni *q, struct tree *t, problemfn problem);
 
+/* check_outputs.c: each output against what sync would write now, and
+ * the names a front end's own matching serves otherwise */
+typedef void (*notefn)(const char *server, const char *name, const char *text);
+void check_outputs(struct qsni *q, struct tree *t, problemfn problem, notefn note);
+
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
 void postfix_render(struct tree *t, stralloc *out);
@@ -153,6 +163,20 @@ const char *dovecot_syntax_detect(void);
 int write_if_changed(const char *path, stralloc *text, unsigned mode);
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax);
 int postfix_write(struct tree *t, const char *file, const char *type);
+/* shared with frontends.c */
+#define OUTPUT_HEADER "qmail-sni: generated from the qmail certificate tree; do not edit"
+const char *safe_path(const char *path);
+int usable(const struct cert *c);
+void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg);
+void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name, const char *comment);
+
+/* frontends.c: tlswrapper, stunnel and s6-tlsd layouts from the tree;
+ * the writers change nothing when dry, and say whether they would */
+#define S6_KEYFILE_MAX 8192 /* BearSSL reads no more of a key file */
+int tlswrapper_write(struct tree *t, const char *dir, const char *control, int dry);
+int stunnel_render(struct tree *t, const char *services, stralloc *out);
+int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry);
+int s6_fits(const struct cert *c);
 
 /* util.c */
 void die_nomem(void);
@@ -174,7 +198,11 @@ int sans_equal(const stralloc *a, const stralloc *b);
 int sync_outputs(struct qsni *q, int *changed);
 #define PENDING_DOVECOT 1
 #define PENDING_POSTFIX 2
+#define PENDING_TLSWRAPPER 4
+#define PENDING_STUNNEL 8
+#define PENDING_S6 16
 int reload_pending(struct qsni *q);
+const char *pending_name(int flag);
 
 typedef int (*qsni_cmd)(struct qsni *q, int argc, char **argv);
 
@@ -193,6 +221,9 @@ int cmd_list(struct qsni *q, int argc, char **argv);
 int cmd_check(struct qsni *q, int argc, char **argv);
 int cmd_dovecot(struct qsni *q, int argc, char **argv);
 int cmd_postfix(struct qsni *q, int argc, char **argv);
+int cmd_tlswrapper(struct qsni *q, int argc, char **argv);
+int cmd_stunnel(struct qsni *q, int argc, char **argv);
+int cmd_s6(struct qsni *q, int argc, char **argv);
 int cmd_sync(struct qsni *q, int argc, char **argv);
 int cmd_probe(struct qsni *q, int argc, char **argv);
 

@@ -310,3 +310,101 @@ EOF
     bail "postfix did not start: $(cat "$d/start.out")"
   wait_port "$port"
 }
+
+# --- the matrix: one tree, every name asked of each server ----------------
+
+# matrix_tree SNI...: the tree every server is asked about, made with the
+# qmail-sni command SNI... (which writes the outputs its settings name):
+# exact tenants and SAN links, a wildcard and an exact tenant under it,
+# a default, one not yet valid; and, put there by hand as a copy or a
+# failed edit would, one expired, a truncated chain and a key no server
+# decodes. Readable by the group nogroup, as the servers run.
+matrix_tree() {
+  local s c t
+  make_cert "$T/def" mail.host.test rsa 30 mail.host.test
+  make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
+  make_cert "$T/x" x.beta.test ec 30 x.beta.test
+  make_cert "$T/later" later.test ec future later.test
+  make_cert "$T/old" old.test ec -1 old.test
+  make_cert "$T/half" half.test ec 30 half.test
+  make_cert "$T/badkey" badkey.test rsa 30 badkey.test
+  # an RSA key of {version, n, e}: its public part matches, no server decodes it
+  printf 'asn1=SEQUENCE:k\n[k]\nv=INTEGER:0\nn=INTEGER:0x%s\ne=INTEGER:65537\n' \
+    "$(openssl rsa -in "$T/badkey.key" -noout -modulus 2>/dev/null | sed 's/.*=//')" > "$T/nokey.cnf"
+  openssl asn1parse -genconf "$T/nokey.cnf" -out "$T/nokey.der" -noout 2>/dev/null || bail "nokey"
+  (
+    set -e
+    "$@" install --default mail.host.test "$T/def.key" "$T/def.pem"
+    for t in alpha:mail.alpha.test 'beta:*.beta.test' x:x.beta.test later:later.test; do
+      "$@" install "${t#*:}" "$T/${t%%:*}.key" "$T/${t%%:*}.pem" 2>/dev/null
+    done
+    c=$("$@" lookup unknown.test); c=${c%/servercert.pem}; s=$c/servercerts
+    mkdir -p "$s/old.test" "$s/half.test" "$s/badkey.test"
+    cp "$T/old.pem" "$s/old.test/servercert.pem"
+    head -c $(( $(wc -c < "$T/half.pem") - 200 )) "$T/half.pem" > "$s/half.test/servercert.pem"
+    { echo '-----BEGIN RSA PRIVATE KEY-----'; base64 -w 64 "$T/nokey.der"; echo '-----END RSA PRIVATE KEY-----'
+      cat "$T/badkey.crt" "$T/badkey.chain"; } > "$s/badkey.test/servercert.pem"
+    chgrp -R nogroup "$s"; chmod 0640 "$s"/*/servercert.pem
+    "$@" sync
+  ) || bail "unable to make the matrix tree"
+  declare -gA LABEL=()
+  for t in def alpha beta x later old half badkey; do LABEL[$(fp_file "$T/$t.crt")]=$t; done
+}
+
+# each name asked, and what qmail-smtpd's rule serves it: the exact name,
+# else the one-label wildcard, else the default; an expired or unusable
+# tenant, and a name with a trailing dot (RFC 6066 sends none), the default
+MATRIX_RULE='
+mail.alpha.test  alpha
+smtp.alpha.test  alpha
+alpha.test       alpha
+MAIL.Alpha.TEST  alpha
+mail.alpha.test. def
+a.beta.test      beta
+x.beta.test      x
+y.x.beta.test    def
+beta.test        def
+later.test       later
+old.test         def
+half.test        def
+badkey.test      def
+mail.host.test   def
+unknown.test     def
+-                def
+'
+declare -A MATRIX_CELL=()
+MATRIX_SERVERS=""
+
+# matrix_ask SERVER PORT MODE KNOWN: every name asked of SERVER (MODE as
+# for served), a check each against the rule. KNOWN lists the documented
+# differences, " NAME:LABEL " each; any other difference fails.
+matrix_ask() {
+  local server=$1 port=$2 mode=$3 known=" ${4:-} " name want fp got
+  MATRIX_SERVERS="$MATRIX_SERVERS $server"
+  while read -r name want; do
+    [ -n "$name" ] || continue
+    fp=$(served "$port" "$mode" "$name")
+    got=${LABEL[$fp]:-${fp:-nothing}}
+    if [ "$got" = "$want" ]; then
+      ok 0 "$server: $name gets $want"; MATRIX_CELL[$server/$name]=$got
+    elif [ "${known#* $name:$got }" != "$known" ]; then
+      ok 0 "$server: $name gets $got, a documented difference"; MATRIX_CELL[$server/$name]="$got*"
+    else
+      ok 1 "$server: $name gets $want"; diag "  got $got"; MATRIX_CELL[$server/$name]="$got!"
+    fi
+  done <<< "$MATRIX_RULE"
+}
+
+# matrix_table: the table of what each server asked served
+matrix_table() {
+  local name want s row
+  row=$(printf '%-16s %-6s' SNI rule); for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "$s")"; done; diag "$row"
+  while read -r name want; do
+    [ -n "$name" ] || continue
+    row=$(printf '%-16s %-6s' "$([ "$name" = - ] && echo '(none)' || echo "$name")" "$want")
+    for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "${MATRIX_CELL[$s/$name]}")"; done
+    diag "$row"
+  done <<< "$MATRIX_RULE"
+  diag "* a difference the README documents; ! a disagreement"
+}
