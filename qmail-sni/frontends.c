@@ -76,7 +76,7 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
   memset(&l, 0, sizeof l);
   l.dir = dir; l.control = control; l.dry = dry;
   /* tlswrapper turns "/." in its paths into "/:" */
-  if (strstr(dir, "/.")) die_output("unable to use: tlswrapper rewrites /. in a path to /:", 0, dir, 0);
+  if (strstr(dir, "/.")) die(EXIT_PERM, "fatal: ", dir, ": tlswrapper rewrites /. in its paths to /: and would find nothing there");
   if (!(dh = opendir(dir))) die_output("unable to read", 0, dir, 1);
   each_name(t, 0, link_one, &l);
   while ((d = readdir(dh))) {

@@ -1,0 +1,81 @@
+#!/bin/bash
+# stunnel in front of a plain SMTP speaker (under tcpserver, as nobody),
+# as a qmail host runs it in front of qmail-smtpd: implicit TLS, and
+# STARTTLS (protocol = smtp). Its SNI sections are what qmail-sni sync
+# writes, read through include; the primaries' cert is the default.
+# stunnel starts as root and runs as nobody, and so reloads as nobody.
+# Every name of the matrix tree, against qmail-smtpd's rule.
+. "$(dirname "$0")/lib.sh"
+need stunnel4
+need_root "stunnel starts as root and drops to nobody"
+make_ca
+Q=$T/q C=$T/q/control ST=$T/stunnel
+mkdir -p "$C" "$ST/sni.d"
+PB=$(free_port) P465=$(free_port) P587=$(free_port)
+cat > "$T/qmail-sni.conf" <<CONF
+owner =
+group = nogroup
+readers = nobody
+stunnel_conf = $ST/sni.d/qmail-sni.conf
+stunnel_services = smtps:127.0.0.1:$PB submission:127.0.0.1:$PB
+stunnel_reload = kill -HUP \$(cat $ST/pid)
+CONF
+sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
+matrix_tree sni -s stunnel_reload=
+
+background tcpserver -HRDl0 -u "$SERVER_UID" -g "$SERVER_GID" 127.0.0.1 "$PB" "$TOP/tests/plain-smtpd" 2>>"$ST/backend.log"
+cat > "$ST/stunnel.conf" <<CONF
+foreground = yes
+pid =
+setuid = nobody
+setgid = nogroup
+
+[smtps]
+accept = 127.0.0.1:$P465
+cert = $C/servercert.pem
+connect = 127.0.0.1:$PB
+
+[submission]
+accept = 127.0.0.1:$P587
+protocol = smtp
+cert = $C/servercert.pem
+connect = 127.0.0.1:$PB
+
+include = $ST/sni.d
+CONF
+stunnel4 "$ST/stunnel.conf" 2>>"$ST/log" &
+echo $! > "$ST/pid"; _pids="$_pids $!"
+wait_port "$P465"; wait_port "$P587"; wait_port "$PB"
+is "$(grep -c '^\[' "$ST/sni.d/qmail-sni.conf")" 14 "a section per service and name: 2 services, 7 names"
+is "$(grep '^\[smtps:' "$ST/sni.d/qmail-sni.conf" | tr '\n' ' ')" \
+  "[smtps:alpha.test] [smtps:later.test] [smtps:mail.alpha.test] [smtps:mail.host.test] [smtps:smtp.alpha.test] [smtps:x.beta.test] [smtps:*.beta.test] " \
+  "exact names first, then wildcards: stunnel takes the first section that matches"
+
+# documented: stunnel's * matches deeper names too
+known="y.x.beta.test:beta"
+matrix_ask stunnel "$P465" tls "$known"
+matrix_ask stunnel-starttls "$P587" smtp "$known"
+matrix_table
+
+out=$(sni -s readers= check 2>&1)
+like "$out" "^stunnel: \\*\\.beta\\.test: note: stunnel's \\* also matches deeper names" "check notes the deeper names"
+
+# stunnel loads the files at start and on SIGHUP: a renewal rewrites the
+# sections' checksum line, so sync reloads it, and it is served
+make_cert "$T/alpha2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+sni install mail.alpha.test "$T/alpha2.key" "$T/alpha2.pem"
+for i in $(seq 50); do [ "$(served "$P465" tls smtp.alpha.test)" = "$(fp_file "$T/alpha2.crt")" ] && break; sleep 0.2; done
+is "$(served "$P465" tls smtp.alpha.test)" "$(fp_file "$T/alpha2.crt")" "after a renewal, sync's SIGHUP: the renewed certificate"
+is "$(served "$P587" smtp alpha.test)" "$(fp_file "$T/alpha2.crt")" "on every service"
+
+# a reload that fails is owed and retried, as for the other servers
+out=$(sni -s stunnel_reload=false remove later.test 2>&1)
+like "$out" "warning: stunnel reload failed: false: it is retried" "a failed reload is said"
+like "$(sni -s readers= check 2>&1)" "^stunnel: reload owed" "check reports it owed"
+sni sync; ok $? "the next sync reloads"
+[ -e "$C/servercerts/.qmail-sni.reload" ]; ok $((!$?)) "and owes nothing"
+for i in $(seq 50); do [ "$(served "$P465" tls later.test)" = "$(fp_file "$T/def.crt")" ] && break; sleep 0.2; done
+is "$(served "$P465" tls later.test)" "$(fp_file "$T/def.crt")" "the removed name gets the default"
+out=$(sni -s stunnel_services= stunnel 2>&1); is "$?" 100 "stunnel without stunnel_services: a usage error"
+out=$(sni -s 'stunnel_services=smtps' sync 2>&1); like "$?:$out" '^100:.*SERVICE:HOST:PORT' "a service without a target is refused"
+done_testing

@@ -1,0 +1,57 @@
+#!/bin/bash
+# tlswrapper in front of a plain SMTP speaker, as a qmail host runs it
+# in front of qmail-smtpd: implicit TLS, and STARTTLS through
+# tlswrapper-smtp. Its -d directory is what qmail-sni sync writes, its
+# -f the default. Every name of the matrix tree, against qmail-smtpd's
+# rule. tlswrapper must start as root to jail itself; its jail and the
+# SMTP speaker run as nobody.
+. "$(dirname "$0")/lib.sh"
+need tlswrapper tlswrapper-smtp
+need_root "tlswrapper jails itself, so it starts as root"
+make_ca
+Q=$T/q C=$T/q/control W=$T/tlswrapper
+mkdir -p "$C" "$W"
+cat > "$T/qmail-sni.conf" <<CONF
+owner =
+group = nogroup
+readers = nobody
+tlswrapper_dir = $W
+CONF
+sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
+echo "# the administrator's own" > "$W/own.test"
+matrix_tree sni
+
+is "$(cd "$W" && ls | tr '\n' ' ')" "alpha.test later.test mail.alpha.test mail.host.test own.test smtp.alpha.test x.beta.test " \
+  "a link per exact name that qmail-smtpd serves from a tenant; the administrator's file kept"
+is "$(readlink "$W/smtp.alpha.test")" "$C/servercerts/smtp.alpha.test/servercert.pem" "each links to the name's servercert.pem"
+
+P465=$(free_port) P587=$(free_port)
+background tcpserver -HRDl0 127.0.0.1 "$P465" tlswrapper -j nobody -d "$W" -f "$C/servercert.pem" \
+  -u nobody "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
+background tcpserver -HRDl0 127.0.0.1 "$P587" tlswrapper -j nobody -n -d "$W" -f "$C/servercert.pem" \
+  tlswrapper-smtp -u nobody "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
+wait_port "$P465"; wait_port "$P587"
+
+# documented: tlswrapper opens the name as sent, with no wildcards
+known="MAIL.Alpha.TEST:def a.beta.test:def"
+matrix_ask tlswrapper "$P465" tls "$known"
+matrix_ask tlswrapper-smtp "$P587" smtp "$known"
+matrix_table
+
+out=$(sni -s readers= check 2>&1)
+like "$out" '^tlswrapper: \*\.beta\.test: note: tlswrapper has no wildcards' "check notes the wildcard tlswrapper cannot serve"
+like "$out" '^tlswrapper: note: names are matched as sent' "and that names are matched as sent"
+
+# tlswrapper reads the file at each connection: a renewal is served
+# with no reload; a removed name's link goes, the administrator's stays
+make_cert "$T/alpha2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+before=$(stat -c %i "$W/smtp.alpha.test")
+sni install mail.alpha.test "$T/alpha2.key" "$T/alpha2.pem"
+is "$(stat -c %i "$W/smtp.alpha.test")" "$before" "a renewal leaves the links as they are"
+is "$(served "$P465" tls smtp.alpha.test)" "$(fp_file "$T/alpha2.crt")" "and the renewed certificate is served at once"
+sni remove later.test
+[ ! -e "$W/later.test" ] && [ -f "$W/own.test" ]; ok $? "remove takes the name's link, and leaves the administrator's file"
+is "$(served "$P465" tls later.test)" "$(fp_file "$T/def.crt")" "a removed name gets the default"
+out=$(sni -s "tlswrapper_dir=$T/a/.hidden" tlswrapper 2>&1); rc=$?
+is "$rc:$out" "100:qmail-sni: fatal: $T/a/.hidden: tlswrapper rewrites /. in its paths to /: and would find nothing there" "a directory with /. in its path is refused: tlswrapper would not find it"
+done_testing
