@@ -35,7 +35,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
-.PHONY: all check check-debian13 check-qmail check-ucspi-ssl bench fuzz demo install clean FORCE
+.PHONY: all check check-debian13 check-qmail check-ucspi-ssl check-s6 bench fuzz demo install clean FORCE
 
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
@@ -102,6 +102,16 @@ check-ucspi-ssl: all
 	  echo "  It is copied, never changed. Needs root: sslserver drops to SSL_UID."; \
 	  exit 100; fi
 	UCSPI_SSL_SRC="$(UCSPI_SSL_SRC)" prove -v --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/ucspi-ssl/check-ucspi-ssl.t
+
+# an s6-networking tree (s6-tlsd), built with BearSSL against the
+# system's skalibs: 2.5.1.x for Debian 12's skalibs 2.13
+check-s6: all
+	@if [ -z "$(S6_NETWORKING_SRC)" ]; then \
+	  echo "usage: make check-s6 S6_NETWORKING_SRC=DIR"; \
+	  echo "  DIR: an s6-networking source tree (v2.5.1.3 builds with Debian 12's"; \
+	  echo "  skalibs-dev and libbearssl-dev). It is copied, never changed. Needs root."; \
+	  exit 100; fi
+	S6_NETWORKING_SRC="$(S6_NETWORKING_SRC)" prove -v --exec 'timeout -k 10 $(TEST_TIMEOUT) bash' tests/s6/check-s6.t
 
 # libFuzzer (clang, ASan, UBSan): FUZZ_SECONDS per target
 FUZZ_CC = clang
