@@ -311,6 +311,63 @@ EOF
   wait_port "$port"
 }
 
+# --- TLS front ends, in front of a plain SMTP speaker ---------------------
+
+# start_plain PORT: the plain SMTP speaker under tcpserver, as nobody
+start_plain() {
+  background tcpserver -HRDl0 "${as_server[@]}" 127.0.0.1 "$1" "$TOP/tests/plain-smtpd" 2>>"$T/plain.log"
+  wait_port "$1"
+}
+
+# start_tlswrapper DIR DEFAULTPEM PORT [starttls]: tlswrapper -d DIR -f
+# DEFAULTPEM, implicit TLS or STARTTLS through tlswrapper-smtp. It starts
+# as root to jail itself; the jail and the speaker run as nobody.
+start_tlswrapper() {
+  local args=(-d "$1" -f "$2" -u nobody)
+  [ "${4:-}" = starttls ] && args=(-n -d "$1" -f "$2" tlswrapper-smtp -u nobody)
+  background tcpserver -HRDl0 127.0.0.1 "$3" tlswrapper -j nobody "${args[@]}" \
+    "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
+  wait_port "$3"
+}
+
+# start_stunnel DIR DEFAULTPEM PORT_SMTPS PORT_SUBMISSION BACKEND: stunnel
+# from DIR/stunnel.conf, services smtps (implicit) and submission
+# (protocol = smtp) connecting to 127.0.0.1:BACKEND, their SNI sections
+# included from DIR/sni.d. It starts as root and runs, and reloads, as nobody.
+start_stunnel() {
+  mkdir -p "$1/sni.d"
+  cat > "$1/stunnel.conf" <<EOF
+foreground = yes
+pid =
+setuid = nobody
+setgid = nogroup
+
+[smtps]
+accept = 127.0.0.1:$3
+cert = $2
+connect = 127.0.0.1:$5
+
+[submission]
+accept = 127.0.0.1:$4
+protocol = smtp
+cert = $2
+connect = 127.0.0.1:$5
+
+include = $1/sni.d
+EOF
+  stunnel4 "$1/stunnel.conf" 2>>"$1/log" &
+  echo $! > "$1/pid"; _pids="$_pids $!"
+  wait_port "$3"; wait_port "$4"
+}
+
+# start_s6 BUILD ENVDIR PORT: s6-tlsd -k 1 from BUILD under tcpserver as
+# nobody, the envdir read by s6-envdir at each connection
+start_s6() {
+  background env PATH="$1:$PATH" tcpserver -HRDl0 "${as_server[@]}" 127.0.0.1 "$3" \
+    s6-envdir "$2" s6-tlsd -k 1 -- "$TOP/tests/plain-smtpd" 2>>"$T/s6.log"
+  wait_port "$3"
+}
+
 # --- the matrix: one tree, every name asked of each server ----------------
 
 # matrix_tree SNI...: the tree every server is asked about, made with the
@@ -373,6 +430,12 @@ mail.host.test   def
 unknown.test     def
 -                def
 '
+# the differences the README documents, " NAME:LABEL " each: Postfix's
+# .parent and stunnel's * match deeper names; tlswrapper matches the
+# name as sent and has no wildcards
+KNOWN_POSTFIX="y.x.beta.test:beta"
+KNOWN_STUNNEL="y.x.beta.test:beta"
+KNOWN_TLSWRAPPER="MAIL.Alpha.TEST:def a.beta.test:def"
 declare -A MATRIX_CELL=()
 MATRIX_SERVERS=""
 

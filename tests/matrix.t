@@ -33,7 +33,7 @@ matrix_ask dovecot-imap "$PI" imap
 matrix_ask dovecot-imaps "$PIS" tls
 matrix_ask dovecot-pop3s "$PPS" tls
 # the one documented difference: Postfix's .beta.test matches deeper names
-matrix_ask postfix "$PP" smtp "y.x.beta.test:beta"
+matrix_ask postfix "$PP" smtp "$KNOWN_POSTFIX"
 matrix_table
 
 # check names each tenant that qmail-smtpd passes over, or that clients

@@ -23,38 +23,16 @@ CONF
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 matrix_tree sni -s stunnel_reload=
 
-background tcpserver -HRDl0 -u "$SERVER_UID" -g "$SERVER_GID" 127.0.0.1 "$PB" "$TOP/tests/plain-smtpd" 2>>"$ST/backend.log"
-cat > "$ST/stunnel.conf" <<CONF
-foreground = yes
-pid =
-setuid = nobody
-setgid = nogroup
-
-[smtps]
-accept = 127.0.0.1:$P465
-cert = $C/servercert.pem
-connect = 127.0.0.1:$PB
-
-[submission]
-accept = 127.0.0.1:$P587
-protocol = smtp
-cert = $C/servercert.pem
-connect = 127.0.0.1:$PB
-
-include = $ST/sni.d
-CONF
-stunnel4 "$ST/stunnel.conf" 2>>"$ST/log" &
-echo $! > "$ST/pid"; _pids="$_pids $!"
-wait_port "$P465"; wait_port "$P587"; wait_port "$PB"
+start_plain "$PB"
+start_stunnel "$ST" "$C/servercert.pem" "$P465" "$P587" "$PB"
 is "$(grep -c '^\[' "$ST/sni.d/qmail-sni.conf")" 14 "a section per service and name: 2 services, 7 names"
 is "$(grep '^\[smtps:' "$ST/sni.d/qmail-sni.conf" | tr '\n' ' ')" \
   "[smtps:alpha.test] [smtps:later.test] [smtps:mail.alpha.test] [smtps:mail.host.test] [smtps:smtp.alpha.test] [smtps:x.beta.test] [smtps:*.beta.test] " \
   "exact names first, then wildcards: stunnel takes the first section that matches"
 
 # documented: stunnel's * matches deeper names too
-known="y.x.beta.test:beta"
-matrix_ask stunnel "$P465" tls "$known"
-matrix_ask stunnel-starttls "$P587" smtp "$known"
+matrix_ask stunnel "$P465" tls "$KNOWN_STUNNEL"
+matrix_ask stunnel-starttls "$P587" smtp "$KNOWN_STUNNEL"
 matrix_table
 
 out=$(sni -s readers= check 2>&1)

@@ -26,16 +26,11 @@ is "$(cd "$W" && ls | tr '\n' ' ')" "alpha.test later.test mail.alpha.test mail.
 is "$(readlink "$W/smtp.alpha.test")" "$C/servercerts/smtp.alpha.test/servercert.pem" "each links to the name's servercert.pem"
 
 P465=$(free_port) P587=$(free_port)
-background tcpserver -HRDl0 127.0.0.1 "$P465" tlswrapper -j nobody -d "$W" -f "$C/servercert.pem" \
-  -u nobody "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
-background tcpserver -HRDl0 127.0.0.1 "$P587" tlswrapper -j nobody -n -d "$W" -f "$C/servercert.pem" \
-  tlswrapper-smtp -u nobody "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
-wait_port "$P465"; wait_port "$P587"
-
+start_tlswrapper "$W" "$C/servercert.pem" "$P465"
+start_tlswrapper "$W" "$C/servercert.pem" "$P587" starttls
 # documented: tlswrapper opens the name as sent, with no wildcards
-known="MAIL.Alpha.TEST:def a.beta.test:def"
-matrix_ask tlswrapper "$P465" tls "$known"
-matrix_ask tlswrapper-smtp "$P587" smtp "$known"
+matrix_ask tlswrapper "$P465" tls "$KNOWN_TLSWRAPPER"
+matrix_ask tlswrapper-smtp "$P587" smtp "$KNOWN_TLSWRAPPER"
 matrix_table
 
 out=$(sni -s readers= check 2>&1)

@@ -34,13 +34,7 @@ CONF
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 matrix_tree sni
 
-# start_s6 PORT ENVDIR: s6-tlsd under tcpserver as nobody, the envdir read per connection
-start_s6() {
-  background env PATH="$B:$PATH" tcpserver -HRDl0 -u "$SERVER_UID" -g "$SERVER_GID" 127.0.0.1 "$1" \
-    s6-envdir "$2" s6-tlsd -k 1 -- "$TOP/tests/plain-smtpd" 2>>"$T/s6.log"
-  wait_port "$1"
-}
-P=$(free_port); start_s6 "$P" "$E"
+P=$(free_port); start_s6 "$B" "$E" "$P"
 matrix_ask s6-tlsd "$P" tls
 matrix_table
 
@@ -59,6 +53,6 @@ is "$(served "$P" tls mail.alpha.test)" "$(fp_file "$T/alpha2.crt")" "and every 
 cp -a "$E" "$T/env2"
 echo "$C/servercerts/big.test/servercert.pem" > "$T/env2/KEYFILE:big.test"
 echo "$C/servercerts/big.test/servercert.pem" > "$T/env2/CERTFILE:big.test"
-P2=$(free_port); start_s6 "$P2" "$T/env2"
+P2=$(free_port); start_s6 "$B" "$T/env2" "$P2"
 is "$(served "$P2" tls mail.alpha.test)" "" "had it been in the envdir, no connection would get a certificate"
 done_testing
