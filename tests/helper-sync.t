@@ -111,6 +111,16 @@ done
 like "$(grep 'old\.test' "$S/.qmail-sni.cache")" $'\t1\t[0-9]{10}\t' "the cache keeps each file's notAfter"
 rm -rf "$S/old.test" "$S/later.test"; sni sync
 
+# a default from before qmail-sni (no tenant of its own) under a tenant
+# wildcard: qmail-smtpd serves the wildcard's certificate for its name,
+# so no block gives that name the default
+make_cert "$T/hw" '*.host.test' ec 30 '*.host.test'
+sni install '*.host.test' "$T/hw.key" "$T/hw.crt"
+is "$(grep -c '^local_name mail\.host\.test ' "$O/sni.conf"):$(grep -c '^local_name host\.test ' "$O/sni.conf")" "0:1" \
+  "the default's name under a tenant wildcard is the wildcard's; its name outside it stays"
+sni remove '*.host.test'
+is "$(grep -c '^local_name mail\.host\.test ' "$O/sni.conf")" 1 "and the default's again once the wildcard is gone"
+
 # no outputs configured: sync does nothing and succeeds
 out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
 
