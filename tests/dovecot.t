@@ -62,17 +62,17 @@ else
     "--dir, 2.4 takes the last block: a wildcard's file sorts before the exact names'"
 fi
 sed -i "s|^!include .*|!include $D/sni.d/*.conf|" "$D/dovecot.conf"
-doveadm -c "$D/dovecot.conf" reload; sleep 1
+doveadm -c "$D/dovecot.conf" reload; settle "$PIS" tls x.gamma.test "$(fp_file "$T/x.crt")"
 is "$(served "$PIS" tls x.gamma.test)" "$(fp_file "$T/x.crt")" "--dir: the exact tenant under the wildcard, from Dovecot"
 is "$(served "$PIS" tls other.gamma.test)" "$(fp_file "$T/w.crt")" "--dir: the wildcard for its other names"
 sed -i "s|^!include .*|!include $D/sni.conf|" "$D/dovecot.conf"
-doveadm -c "$D/dovecot.conf" reload; sleep 1
+doveadm -c "$D/dovecot.conf" reload; settle "$PIS" tls x.gamma.test "$(fp_file "$T/x.crt")"
 
 # a new tenant and a renewal: sync rewrites sni.conf and reloads Dovecot
 sni install mail.beta.test "$T/b.key" "$T/b.crt"
 make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test imap.alpha.test alpha.test
 sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
-sleep 1
+settle "$PIS" tls imap.alpha.test "$(fp_file "$T/a2.crt")"
 for n in mail.beta.test imap.alpha.test; do
   out=$(sni probe "127.0.0.1:$PIS" "$n"); ok $? "after install and reload, IMAPS serves $n its new certificate"
 done

@@ -170,6 +170,14 @@ served() {
     ${SCLIENT_OPTS:-} 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'
 }
 
+# settle PORT MODE NAME FINGERPRINT: wait until NAME gets that certificate,
+# 10 s at most; a reloaded server takes its time
+settle() {
+  local i
+  for i in $(seq 50); do [ "$(served "$1" "$2" "$3")" = "$4" ] && return 0; sleep 0.2; done
+  return 1
+}
+
 # --- the harness ----------------------------------------------------------
 
 # as a host runs its servers: as an unprivileged user, never root.
@@ -369,6 +377,15 @@ start_s6() {
 }
 
 # --- the matrix: one tree, every name asked of each server ----------------
+
+# matrix_setup SETTING...: a qmail tree in $T (Q, C, S) and its settings
+# file $T/qmail-sni.conf as a host has them: installed files of group
+# nogroup, read by nobody, the servers' user; SETTING... lines added
+matrix_setup() {
+  Q=$T/q C=$T/q/control S=$T/q/control/servercerts
+  mkdir -p "$C"
+  printf '%s\n' "owner =" "group = nogroup" "readers = nobody" "$@" > "$T/qmail-sni.conf"
+}
 
 # matrix_tree SNI...: the tree every server is asked about, made with the
 # qmail-sni command SNI... (which writes the outputs its settings name):

@@ -9,17 +9,10 @@
 need dovecot doveconf doveadm postfix postmap postconf script
 need_root "a private Postfix instance"
 make_ca
-Q=$T/q C=$T/q/control S=$T/q/control/servercerts D=$T/dovecot P=$T/postfix
-mkdir -p "$C" "$D" "$P/etc"
-cat > "$T/qmail-sni.conf" <<CONF
-owner =
-group = nogroup
-readers = nobody
-dovecot_conf = $D/sni.conf
-dovecot_reload = doveadm -c $D/dovecot.conf reload
-postfix_map = $P/etc/sni_map
-postfix_reload = postfix -c $P/etc reload
-CONF
+D=$T/dovecot P=$T/postfix
+mkdir -p "$D" "$P/etc"
+matrix_setup "dovecot_conf = $D/sni.conf" "dovecot_reload = doveadm -c $D/dovecot.conf reload" \
+  "postfix_map = $P/etc/sni_map" "postfix_reload = postfix -c $P/etc reload"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 matrix_tree sni -s dovecot_reload= -s postfix_reload=
 

@@ -8,36 +8,21 @@
 . "$(dirname "$0")/lib.sh"
 need s6-envdir
 make_ca
-Q=$T/q C=$T/q/control E=$T/env
-mkdir -p "$C" "$E"
-cat > "$T/qmail-sni.conf" <<CONF
-owner =
-group = nogroup
-readers = nobody
-s6_dir = $E
-CONF
+E=$T/env
+mkdir -p "$E"
+matrix_setup "s6_dir = $E"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 echo nobody > "$E/TLS_UID"
 matrix_tree sni
 
 env=$(s6-envdir "$E" env | grep -E '^(KEYFILE|CERTFILE)' | sort)
-S=$C/servercerts
-is "$env" "CERTFILE:*.beta.test=$S/*.beta.test/servercert.pem
-CERTFILE:alpha.test=$S/alpha.test/servercert.pem
-CERTFILE:later.test=$S/later.test/servercert.pem
-CERTFILE:mail.alpha.test=$S/mail.alpha.test/servercert.pem
-CERTFILE:mail.host.test=$S/mail.host.test/servercert.pem
-CERTFILE:smtp.alpha.test=$S/smtp.alpha.test/servercert.pem
-CERTFILE:x.beta.test=$S/x.beta.test/servercert.pem
-CERTFILE=$C/servercert.pem
-KEYFILE:*.beta.test=$S/*.beta.test/servercert.pem
-KEYFILE:alpha.test=$S/alpha.test/servercert.pem
-KEYFILE:later.test=$S/later.test/servercert.pem
-KEYFILE:mail.alpha.test=$S/mail.alpha.test/servercert.pem
-KEYFILE:mail.host.test=$S/mail.host.test/servercert.pem
-KEYFILE:smtp.alpha.test=$S/smtp.alpha.test/servercert.pem
-KEYFILE:x.beta.test=$S/x.beta.test/servercert.pem
-KEYFILE=$C/servercert.pem" "s6-envdir reads a pair per usable tenant name, and the default"
+want=$(for v in KEYFILE CERTFILE; do
+  echo "$v=$C/servercert.pem"
+  for n in '*.beta.test' alpha.test later.test mail.alpha.test mail.host.test smtp.alpha.test x.beta.test; do
+    echo "$v:$n=$S/$n/servercert.pem"
+  done
+done | sort)
+is "$env" "$want" "s6-envdir reads a pair per usable tenant name, and the default"
 is "$(s6-envdir "$E" env | grep '^TLS_UID=')" "TLS_UID=nobody" "the administrator's variables are left alone"
 
 # a tenant file longer than BearSSL reads of a key file would fail every

@@ -9,17 +9,11 @@
 need stunnel4
 need_root "stunnel starts as root and drops to nobody"
 make_ca
-Q=$T/q C=$T/q/control ST=$T/stunnel
-mkdir -p "$C" "$ST/sni.d"
+ST=$T/stunnel
+mkdir -p "$ST/sni.d"
 PB=$(free_port) P465=$(free_port) P587=$(free_port)
-cat > "$T/qmail-sni.conf" <<CONF
-owner =
-group = nogroup
-readers = nobody
-stunnel_conf = $ST/sni.d/qmail-sni.conf
-stunnel_services = smtps:127.0.0.1:$PB submission:127.0.0.1:$PB
-stunnel_reload = kill -HUP \$(cat $ST/pid)
-CONF
+matrix_setup "stunnel_conf = $ST/sni.d/qmail-sni.conf" "stunnel_services = smtps:127.0.0.1:$PB submission:127.0.0.1:$PB" \
+  "stunnel_reload = kill -HUP \$(cat $ST/pid)"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 matrix_tree sni -s stunnel_reload=
 
@@ -42,7 +36,7 @@ like "$out" "^stunnel: \\*\\.beta\\.test: note: stunnel's \\* also matches deepe
 # sections' checksum line, so sync reloads it, and it is served
 make_cert "$T/alpha2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
 sni install mail.alpha.test "$T/alpha2.key" "$T/alpha2.pem"
-for i in $(seq 50); do [ "$(served "$P465" tls smtp.alpha.test)" = "$(fp_file "$T/alpha2.crt")" ] && break; sleep 0.2; done
+settle "$P465" tls smtp.alpha.test "$(fp_file "$T/alpha2.crt")"
 is "$(served "$P465" tls smtp.alpha.test)" "$(fp_file "$T/alpha2.crt")" "after a renewal, sync's SIGHUP: the renewed certificate"
 is "$(served "$P587" smtp alpha.test)" "$(fp_file "$T/alpha2.crt")" "on every service"
 
@@ -52,7 +46,7 @@ like "$out" "warning: stunnel reload failed: false: it is retried" "a failed rel
 like "$(sni -s readers= check 2>&1)" "^stunnel: reload owed" "check reports it owed"
 sni sync; ok $? "the next sync reloads"
 [ -e "$C/servercerts/.qmail-sni.reload" ]; ok $((!$?)) "and owes nothing"
-for i in $(seq 50); do [ "$(served "$P465" tls later.test)" = "$(fp_file "$T/def.crt")" ] && break; sleep 0.2; done
+settle "$P465" tls later.test "$(fp_file "$T/def.crt")"
 is "$(served "$P465" tls later.test)" "$(fp_file "$T/def.crt")" "the removed name gets the default"
 out=$(sni -s stunnel_services= stunnel 2>&1); is "$?" 100 "stunnel without stunnel_services: a usage error"
 out=$(sni -s 'stunnel_services=smtps' sync 2>&1); like "$?:$out" '^100:.*SERVICE:HOST:PORT' "a service without a target is refused"

@@ -9,14 +9,9 @@
 need tlswrapper tlswrapper-smtp
 need_root "tlswrapper jails itself, so it starts as root"
 make_ca
-Q=$T/q C=$T/q/control W=$T/tlswrapper
-mkdir -p "$C" "$W"
-cat > "$T/qmail-sni.conf" <<CONF
-owner =
-group = nogroup
-readers = nobody
-tlswrapper_dir = $W
-CONF
+W=$T/tlswrapper
+mkdir -p "$W"
+matrix_setup "tlswrapper_dir = $W"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 echo "# the administrator's own" > "$W/own.test"
 matrix_tree sni

@@ -23,14 +23,9 @@ chmod -R go+rX "$B"
 diag "$(cd "$S6_NETWORKING_SRC" && grep -m1 '^version' package/info 2>/dev/null)"
 
 make_ca
-Q=$T/q C=$T/q/control E=$T/env
-mkdir -p "$C" "$E"
-cat > "$T/qmail-sni.conf" <<CONF
-owner =
-group = nogroup
-readers = nobody
-s6_dir = $E
-CONF
+E=$T/env
+mkdir -p "$E"
+matrix_setup "s6_dir = $E"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 matrix_tree sni
 
