@@ -88,4 +88,20 @@ sed "s|^$cert.*|${cert%/}$T/o.pem|" "$D/dovecot.conf" > "$D/other.conf"
 out=$(sni -s readers= -s "dovecot_config=$D/other.conf" check 2>&1); rc=$?
 is "$rc" 100 "check: a Dovecot default that is another certificate: exit 100"
 like "$out" "^dovecot: $setting is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
+
+# $ and % in a path, which Dovecot 2.4 could take for its variables: its
+# parser (and 2.3's) reads them as they are in a value; "%{", which
+# crashes 2.4's imap-login, cannot occur, as no { passes into an output
+Q2='/tmp/qmail-sni-$ENV:HOME-%d'.$$
+mkdir -p "$Q2/control"; on_exit "rm -rf '$Q2'"
+make_cert "$T/odd" mail.odd.test ec 30 mail.odd.test
+"$QMAIL_SNI" -d "$Q2" -s owner= -s group= install mail.odd.test "$T/odd.key" "$T/odd.crt"
+"$QMAIL_SNI" -d "$Q2" -s owner= -s group= dovecot -o "$D/odd.conf"
+sed -i "s|^!include .*|!include $D/odd.conf|" "$D/dovecot.conf"
+doveconf -c "$D/dovecot.conf" $opens -n > "$T/doveconf.odd" 2>&1; ok $? "doveconf $opens reads a path with \$ and %, opening the file"
+doveadm -c "$D/dovecot.conf" reload; settle "$PIS" tls mail.odd.test "$(fp_file "$T/odd.crt")"
+is "$(served "$PIS" tls mail.odd.test)" "$(fp_file "$T/odd.crt")" "and Dovecot serves the certificate from it"
+mkdir -p "$T/odd{x/control"; cp -a "$Q2/control/servercerts" "$T/odd{x/control/"
+out=$("$QMAIL_SNI" -d "$T/odd{x" -s owner= -s group= dovecot 2>&1); rc=$?
+like "$rc:$out" "^100:qmail-sni: fatal: path unsafe in a config file: " "a { is refused before it reaches Dovecot"
 done_testing
