@@ -52,4 +52,12 @@ postconf -c "$P/etc" -e "smtpd_tls_chain_files = $T/o.pem"
 out=$(sni -s readers= -s "postfix_config=$P/etc" check 2>&1); rc=$?
 is "$rc" 100 "check: a Postfix default that is another certificate: exit 100"
 like "$out" "^postfix: smtpd_tls_chain_files is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
+
+# $ and % in a path: postmap -F reads it as it is
+Q2='/tmp/qmail-sni-$x-%d'.$$
+mkdir -p "$Q2/control"; on_exit "rm -rf '$Q2'"
+"$QMAIL_SNI" -d "$Q2" -s owner= -s group= install mail.beta.test "$T/b.key" "$T/b.crt"
+"$QMAIL_SNI" -d "$Q2" -s owner= -s group= postfix -o "$T/odd_map"
+like "$(postmap -q mail.beta.test "hash:$T/odd_map" | base64 -d | openssl x509 -noout -fingerprint -sha256 2>/dev/null)" \
+  "$(fp_file "$T/b.crt")" "postmap -F reads a path with \$ and % as it is"
 done_testing
