@@ -124,17 +124,26 @@ static int write_outputs(struct qsni *q)
   return changed;
 }
 
+static const char *reload_command(const struct config *cf, int flag)
+{
+  switch (flag) {
+    case PENDING_DOVECOT: return cf->dovecot_reload;
+    case PENDING_POSTFIX: return cf->postfix_reload;
+    case PENDING_TLSWRAPPER: return cf->tlswrapper_reload;
+    case PENDING_STUNNEL: return cf->stunnel_reload;
+    default: return cf->s6_reload;
+  }
+}
+
 int sync_outputs(struct qsni *q, int *changed)
 {
-  const char *cmds[NSERVERS];
   int dirty, owed = reload_pending(q), failed = 0;
   size_t i;
 
-  cmds[0] = q->cf.dovecot_reload; cmds[1] = q->cf.postfix_reload;
-  cmds[2] = q->cf.tlswrapper_reload; cmds[3] = q->cf.stunnel_reload; cmds[4] = q->cf.s6_reload;
   dirty = write_outputs(q);
   for (i = 0; i < NSERVERS; ++i)
-    if (((dirty | owed) & servers[i].flag) && reload(servers[i].name, servers[i].setting, cmds[i]))
+    if (((dirty | owed) & servers[i].flag)
+        && reload(servers[i].name, servers[i].setting, reload_command(&q->cf, servers[i].flag)))
       failed |= servers[i].flag;
   if (failed != owed) pending_save(q, failed);
   *changed = dirty != 0;
