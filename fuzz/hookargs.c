@@ -11,7 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static const char *names[] = { "install", "deploy_cert", "certbot", "remove", "lookup", "list",
-                                 "check", "dovecot", "postfix", "sync", "probe" };
+                                 "check", "dovecot", "postfix", "tlswrapper", "stunnel", "s6",
+                                 "sync", "probe" };
   char *copy = malloc(size + 1), *argv[16], name[SNI_NAME_MAX + 1];
   int argc = 0, cmd;
   size_t i = 0;
