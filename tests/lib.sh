@@ -384,7 +384,9 @@ start_s6() {
 matrix_setup() {
   Q=$T/q C=$T/q/control S=$T/q/control/servercerts
   mkdir -p "$C"
-  printf '%s\n' "owner =" "group = nogroup" "readers = nobody" "$@" > "$T/qmail-sni.conf"
+  # only root can give files to the servers' group (and read as nobody)
+  if [ "$(id -u)" = 0 ]; then set -- "group = nogroup" "readers = nobody" "$@"; else set -- "group =" "readers =" "$@"; fi
+  printf '%s\n' "owner =" "$@" > "$T/qmail-sni.conf"
 }
 
 # matrix_tree SNI...: the tree every server is asked about, made with the
@@ -419,7 +421,8 @@ matrix_tree() {
     head -c $(( $(wc -c < "$T/half.pem") - 200 )) "$T/half.pem" > "$s/half.test/servercert.pem"
     { echo '-----BEGIN RSA PRIVATE KEY-----'; base64 -w 64 "$T/nokey.der"; echo '-----END RSA PRIVATE KEY-----'
       cat "$T/badkey.crt" "$T/badkey.chain"; } > "$s/badkey.test/servercert.pem"
-    chgrp -R nogroup "$s"; chmod 0640 "$s"/*/servercert.pem
+    [ "$(id -u)" != 0 ] || chgrp -R nogroup "$s"
+    chmod 0640 "$s"/*/servercert.pem
     "$@" sync
   ) || bail "unable to make the matrix tree"
   declare -gA LABEL=()
