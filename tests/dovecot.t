@@ -4,6 +4,7 @@
 # POP3S gets the right certificate for every name, also after a renewal.
 . "$(dirname "$0")/lib.sh"
 need dovecot doveconf doveadm
+need_root "Dovecot's master gives its login sockets to dovenull"
 make_ca
 Q=$T/q C=$T/q/control D=$T/dovecot
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree

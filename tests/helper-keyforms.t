@@ -10,7 +10,7 @@ Q=$T/q S=$T/q/control/servercerts K=$T/k
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 mkdir -p "$Q" "$K"
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
-"$QMAIL_SNI" -d "$Q" -s owner= -s group=nogroup install --default mail.host.test "$T/d.key" "$T/d.crt"
+"$QMAIL_SNI" -d "$Q" -s owner= -s "group=$SERVER_GROUP" install --default mail.host.test "$T/d.key" "$T/d.crt"
 
 # cert_for KEY NAME: a certificate for KEY's public key, in $K/NAME.crt
 cert_for() {
@@ -20,7 +20,7 @@ cert_for() {
     -CAcreateserial -days 30 -extfile "$K/$2.ext" -out "$K/$2.crt" 2>/dev/null || bail "certificate for $1"
 }
 # tenant NAME KEYFILE CERTNAME: servercerts/NAME/servercert.pem, key first
-tenant() { mkdir -p "$S/$1"; cat "$2" "$K/$3.crt" "$T/ca/inter.pem" > "$S/$1/servercert.pem"; chgrp nogroup "$S/$1/servercert.pem"; chmod 640 "$S/$1/servercert.pem"; }
+tenant() { mkdir -p "$S/$1"; cat "$2" "$K/$3.crt" "$T/ca/inter.pem" > "$S/$1/servercert.pem"; [ -z "$SERVER_GROUP" ] || chgrp "$SERVER_GROUP" "$S/$1/servercert.pem"; chmod 640 "$S/$1/servercert.pem"; }
 
 # keys, each in the form named
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/ec" 2>/dev/null

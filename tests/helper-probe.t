@@ -6,7 +6,7 @@ export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q C=$T/q/control; mkdir -p "$Q"
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
-sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group=nogroup "$@"; }
+sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s "group=$SERVER_GROUP" "$@"; }
 make_cert "$T/d" mail.host.test rsa 30 mail.host.test
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test
 make_cert "$T/w" '*.beta.test' ec 30 '*.beta.test'

@@ -185,6 +185,9 @@ settle() {
 SERVER_UID=$(id -u nobody) SERVER_GID=$(getent group nogroup | cut -d: -f3)
 as_server=()
 [ "$(id -u)" = 0 ] && as_server=(-u "$SERVER_UID" -g "$SERVER_GID")
+# the group installed files get: only root can give them the server's
+SERVER_GROUP=
+[ "$(id -u)" = 0 ] && SERVER_GROUP=nogroup
 
 # start_harness DIR PORT [VAR=VALUE...]: the harness under tcpserver in DIR, as nobody.
 # -b: a client may reconnect before tcpserver has reaped the child it
@@ -384,9 +387,8 @@ start_s6() {
 matrix_setup() {
   Q=$T/q C=$T/q/control S=$T/q/control/servercerts
   mkdir -p "$C"
-  # only root can give files to the servers' group (and read as nobody)
-  if [ "$(id -u)" = 0 ]; then set -- "group = nogroup" "readers = nobody" "$@"; else set -- "group =" "readers =" "$@"; fi
-  printf '%s\n' "owner =" "$@" > "$T/qmail-sni.conf"
+  # only root can give files to the servers' group, and read as nobody
+  printf '%s\n' "owner =" "group = $SERVER_GROUP" "readers = ${SERVER_GROUP:+nobody}" "$@" > "$T/qmail-sni.conf"
 }
 
 # matrix_tree SNI...: the tree every server is asked about, made with the
@@ -421,7 +423,7 @@ matrix_tree() {
     head -c $(( $(wc -c < "$T/half.pem") - 200 )) "$T/half.pem" > "$s/half.test/servercert.pem"
     { echo '-----BEGIN RSA PRIVATE KEY-----'; base64 -w 64 "$T/nokey.der"; echo '-----END RSA PRIVATE KEY-----'
       cat "$T/badkey.crt" "$T/badkey.chain"; } > "$s/badkey.test/servercert.pem"
-    [ "$(id -u)" != 0 ] || chgrp -R nogroup "$s"
+    [ -z "$SERVER_GROUP" ] || chgrp -R "$SERVER_GROUP" "$s"
     chmod 0640 "$s"/*/servercert.pem
     "$@" sync
   ) || bail "unable to make the matrix tree"
