@@ -53,11 +53,11 @@ static void link_one(struct cert *c, const char *name, void *arg)
   if (c->is_default || name[0] == '*') return;
   join(&l->path, l->dir, name, "");
   if (lstat(l->path.s, &st) == 0) {
-    if (S_ISLNK(st.st_mode) && our_link(l, l->path.s) && !strcmp(l->target, c->path.s)) return;
     if (!S_ISLNK(st.st_mode) || !our_link(l, l->path.s)) {
       if (!l->dry) carp("warning: ", l->path.s, " is not a link qmail-sni made: left alone");
       return;
     }
+    if (!strcmp(l->target, c->path.s)) return;
   }
   l->changed = 1;
   if (l->dry) return;
@@ -157,9 +157,8 @@ static void env_file(struct envdir *e, const char *var, const char *name, const 
 {
   join(&e->path, e->dir, var, name);
   if (!stralloc_copys(&e->text, value) || !stralloc_cats(&e->text, "\n")) die_nomem();
-  if (file_same(e->path.s, e->text.s, e->text.len)) return;
-  e->changed = 1;
-  if (!e->dry) write_if_changed(e->path.s, &e->text, 0644);
+  if (e->dry) e->changed |= !file_same(e->path.s, e->text.s, e->text.len);
+  else e->changed |= write_if_changed(e->path.s, &e->text, 0644);
 }
 
 /* BearSSL reads 8192 bytes of a key file, and every pair at every

@@ -391,14 +391,15 @@ matrix_setup() {
   printf '%s\n' "owner =" "group = $SERVER_GROUP" "readers = ${SERVER_GROUP:+nobody}" "$@" > "$T/qmail-sni.conf"
 }
 
-# matrix_tree SNI...: the tree every server is asked about, made with the
-# qmail-sni command SNI... (which writes the outputs its settings name):
+# matrix_tree SNI...: after matrix_setup, the tree every server is asked
+# about, made with the qmail-sni command SNI... (which writes the outputs
+# its settings name):
 # exact tenants and SAN links, a wildcard and an exact tenant under it,
 # a default, one not yet valid; and, put there by hand as a copy or a
 # failed edit would, one expired, a truncated chain and a key no server
 # decodes. Readable by the group nogroup, as the servers run.
 matrix_tree() {
-  local s c t
+  local t
   make_cert "$T/def" mail.host.test rsa 30 mail.host.test
   make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
   make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
@@ -417,14 +418,13 @@ matrix_tree() {
     for t in alpha:mail.alpha.test 'beta:*.beta.test' x:x.beta.test later:later.test; do
       "$@" install "${t#*:}" "$T/${t%%:*}.key" "$T/${t%%:*}.pem" 2>/dev/null
     done
-    c=$("$@" lookup unknown.test); c=${c%/servercert.pem}; s=$c/servercerts
-    mkdir -p "$s/old.test" "$s/half.test" "$s/badkey.test"
-    cp "$T/old.pem" "$s/old.test/servercert.pem"
-    head -c $(( $(wc -c < "$T/half.pem") - 200 )) "$T/half.pem" > "$s/half.test/servercert.pem"
+    mkdir -p "$S/old.test" "$S/half.test" "$S/badkey.test"
+    cp "$T/old.pem" "$S/old.test/servercert.pem"
+    head -c $(( $(wc -c < "$T/half.pem") - 200 )) "$T/half.pem" > "$S/half.test/servercert.pem"
     { echo '-----BEGIN RSA PRIVATE KEY-----'; base64 -w 64 "$T/nokey.der"; echo '-----END RSA PRIVATE KEY-----'
-      cat "$T/badkey.crt" "$T/badkey.chain"; } > "$s/badkey.test/servercert.pem"
-    [ -z "$SERVER_GROUP" ] || chgrp -R "$SERVER_GROUP" "$s"
-    chmod 0640 "$s"/*/servercert.pem
+      cat "$T/badkey.crt" "$T/badkey.chain"; } > "$S/badkey.test/servercert.pem"
+    [ -z "$SERVER_GROUP" ] || chgrp -R "$SERVER_GROUP" "$S"
+    chmod 0640 "$S"/*/servercert.pem
     "$@" sync
   ) || bail "unable to make the matrix tree"
   declare -gA LABEL=()
