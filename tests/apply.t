@@ -65,6 +65,17 @@ EOF
 }
 sum() { (cd "$1" && find . -type f | sort | xargs md5sum | md5sum); }
 
+# refused DIR PATTERN WHAT: qmail-sni-apply refuses DIR with exit 100,
+# says PATTERN, and writes nothing
+refused() {
+  local before out rc
+  before=$(sum "$1")
+  out=$("$APPLY" "$1" 2>&1); rc=$?
+  is "$rc" 100 "$3: refused"
+  like "$out" "$2" "$3: the message says why"
+  is "$(sum "$1")" "$before" "$3: nothing was written"
+}
+
 tree "$T/a"
 out=$("$APPLY" "$T/a" 2>&1); rc=$?
 is "$rc" 0 "a tree with its server TLS code in a file of its own is patched: $out"
@@ -98,31 +109,19 @@ tree "$T/d2"; is "$(sum "$T/d")" "$(sum "$T/d2")" "--diff leaves the tree alone"
 tree "$T/n"
 printf 'int main() { return 0; }\n' > "$T/n/srv_tls.c"
 printf 'int main() { return 0; }\n' > "$T/n/qmail-remote.c"
-before=$(sum "$T/n")
-out=$("$APPLY" "$T/n" 2>&1); rc=$?
-is "$rc" 100 "a tree without the TLS patch is refused"
-like "$out" 'has no TLS patch.*SSL_new' "and the message says so, and what was looked for"
-is "$(sum "$T/n")" "$before" "and the tree is unchanged"
+refused "$T/n" 'has no TLS patch.*SSL_new' "a tree without the TLS patch"
 
 tree "$T/s"
 sed -i 's/SSL_set_fd(myssl, smtpfd);/SSL_set_rfd(myssl, smtpfd);/' "$T/s/qmail-remote.c"
-before=$(sum "$T/s")
-out=$("$APPLY" "$T/s" 2>&1); rc=$?
-is "$rc" 100 "no SSL_set_fd in qmail-remote: refused"
-like "$out" 'qmail-remote\.c: no SSL_set_fd\(\) after SSL_new\(\)' "the message names the glue point and the file"
-is "$(sum "$T/s")" "$before" "nothing was written, not even the server's part"
+refused "$T/s" 'qmail-remote\.c: no SSL_set_fd\(\) after SSL_new\(\)' "no SSL_set_fd in qmail-remote (not even the server's part is written)"
 
 tree "$T/v"
 sed -i 's/chain_file(ctx, SERVERCERT)/chain_file(ctx, certfile)/' "$T/v/srv_tls.c"
-out=$("$APPLY" "$T/v" 2>&1); rc=$?
-is "$rc" 100 "a certificate path chosen at run time is refused"
-like "$out" 'srv_tls\.c: the server certificate is certfile, not a fixed path' "and the message says why"
+refused "$T/v" 'srv_tls\.c: the server certificate is certfile, not a fixed path' "a certificate path chosen at run time"
 
 tree "$T/l"
 sed -i 's/\.\/load qmail-smtpd/$(LD) -o qmail-smtpd qmail-smtpd.o/' "$T/l/Makefile"
-out=$("$APPLY" "$T/l" 2>&1); rc=$?
-is "$rc" 100 "no ./load line for qmail-smtpd: refused"
-like "$out" 'Makefile: no "\./load qmail-smtpd" command' "and the message says which rule and what to do"
+refused "$T/l" 'Makefile: no "\./load qmail-smtpd" command' "no ./load line for qmail-smtpd"
 
 tree "$T/k"
 sed -i 's/^void tls_init()$/static int sni_cb(SSL *s, int *a, void *g) { (void)SSL_get_servername(s, 0); return 0; }\n\nvoid tls_init()/' "$T/k/srv_tls.c"
@@ -186,11 +185,7 @@ like "$(cat "$T/u/package/files")" 'src/tls_sni\.c' "package/files lists the cor
 out=$("$APPLY" "$T/u" 2>&1); rc=$?
 is "$rc:$(printf '%s' "$out" | grep -c 'already carries qmail-sni')" "100:1" "a patched ucspi-ssl tree is said to be so"
 utree "$T/u2"; sed -i 's/ctx = ssl_server();/ctx = SSL_CTX_new(TLS_server_method());/' "$T/u2/src/sslserver.c"
-before=$(sum "$T/u2")
-out=$("$APPLY" "$T/u2" 2>&1); rc=$?
-is "$rc" 100 "a ucspi-ssl tree whose context is made otherwise: refused"
-like "$out" 'src/sslserver\.c: no "ctx = ssl_server\(\);" in main\(\)' "and the glue point not found is named"
-is "$(sum "$T/u2")" "$before" "nothing was written"
+refused "$T/u2" 'src/sslserver\.c: no "ctx = ssl_server\(\);" in main\(\)' "a ucspi-ssl tree whose context is made otherwise"
 
 out=$("$APPLY" 2>&1); rc=$?
 is "$rc" 100 "no argument: usage"
