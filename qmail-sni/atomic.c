@@ -1,9 +1,10 @@
 /* atomic.c: replace files and links so that a reader sees the old one or
  * the new one, never half: temporary file in the same directory, fsync,
- * rename, fsync the directory. */
+ * rename, fsync the directory. Everything is done relative to a
+ * directory descriptor the caller opened (safedir.c, treedir.c), and no
+ * name in it is followed. */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
@@ -13,46 +14,31 @@
 
 #include "qmail-sni.h"
 
-/* .NAME.tmp.PID.N beside path: hidden, so never taken for a name */
-static void tmpname(stralloc *tmp, const char *path)
+#define TMP_MARK ".tmp."
+
+/* .NAME.tmp.PID.N: hidden, so never taken for a name, and swept by the
+ * next run (tmp_sweep) if this one is killed */
+static void tmpname(stralloc *tmp, const char *name)
 {
   static unsigned long n;
   char num[FMT_ULONG];
-  const char *slash = strrchr(path, '/');
-  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-  if (!stralloc_copyb(tmp, path, dirlen) || !stralloc_cats(tmp, ".")
-      || !stralloc_cats(tmp, path + dirlen) || !stralloc_cats(tmp, ".tmp.")) die_nomem();
+  if (!stralloc_copys(tmp, ".") || !stralloc_cats(tmp, name) || !stralloc_cats(tmp, TMP_MARK)) die_nomem();
   num[fmt_ulong(num, (unsigned long)getpid())] = 0;
   if (!stralloc_cats(tmp, num) || !stralloc_cats(tmp, ".")) die_nomem();
   num[fmt_ulong(num, n++)] = 0;
   if (!stralloc_cats(tmp, num) || !stralloc_0(tmp)) die_nomem();
 }
 
-static int fsync_dir(const char *path)
-{
-  stralloc dir = {0};
-  const char *slash = strrchr(path, '/');
-  int fd, r;
-  if (!stralloc_copyb(&dir, path, slash ? (size_t)(slash - path) + 1 : 0)
-      || !stralloc_cats(&dir, ".") || !stralloc_0(&dir)) die_nomem();
-  fd = open(dir.s, O_RDONLY | O_DIRECTORY);
-  stralloc_free(&dir);
-  if (fd == -1) return -1;
-  r = fsync(fd);
-  close(fd);
-  return r;
-}
-
-int atomic_write(const char *path, const char *data, size_t len,
+int atomic_write(int dir, const char *name, const char *data, size_t len,
                  unsigned mode, uid_t uid, gid_t gid, const char **step)
 {
   stralloc tmp = {0};
   size_t done = 0;
   int fd, e;
 
-  tmpname(&tmp, path);
+  tmpname(&tmp, name);
   *step = "create";
-  fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  fd = openat(dir, tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd == -1) goto fail;
   *step = "chown";
   if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) == -1) goto fail_fd;
@@ -70,10 +56,10 @@ int atomic_write(const char *path, const char *data, size_t len,
   *step = "close";
   if (close(fd) == -1) { fd = -1; goto fail_fd; }
   *step = "rename";
-  if (rename(tmp.s, path) == -1) goto fail;
+  if (renameat(dir, tmp.s, dir, name) == -1) goto fail;
   stralloc_free(&tmp);
   *step = "fsync directory of";
-  return fsync_dir(path);
+  return fsync(dir);
 
  fail_fd:
   e = errno;
@@ -81,22 +67,22 @@ int atomic_write(const char *path, const char *data, size_t len,
   errno = e;
  fail:
   e = errno;
-  unlink(tmp.s);
+  unlinkat(dir, tmp.s, 0);
   stralloc_free(&tmp);
   errno = e;
   return -1;
 }
 
-/* the directory entry: the caller makes it durable with dir_sync, once
- * for all the links it makes */
-int atomic_symlink(const char *target, const char *path)
+/* the directory entry: the caller makes it durable with fsync(dir),
+ * once for all the links it makes */
+int atomic_symlink(const char *target, int dir, const char *name)
 {
   stralloc tmp = {0};
   int e;
-  tmpname(&tmp, path);
-  if (symlink(target, tmp.s) == -1 || rename(tmp.s, path) == -1) {
+  tmpname(&tmp, name);
+  if (symlinkat(target, dir, tmp.s) == -1 || renameat(dir, tmp.s, dir, name) == -1) {
     e = errno;
-    unlink(tmp.s);
+    unlinkat(dir, tmp.s, 0);
     stralloc_free(&tmp);
     errno = e;
     return -1;
@@ -105,63 +91,74 @@ int atomic_symlink(const char *target, const char *path)
   return 0;
 }
 
-/* fsync the directory that holds path */
-int dir_sync(const char *path)
-{
-  return fsync_dir(path);
-}
-
-/* 1 if path holds exactly data */
-int file_same(const char *path, const char *data, size_t len)
+/* name in dir, a regular file, whole into out: 1; 0 if it does not
+ * exist; -1 with *why. Never blocks (a FIFO), never reads more than max
+ * (/dev/zero), and follows no link unless READ_FOLLOW (a file root was
+ * given, such as dehydrated's privkey.pem, a link to its newest key). */
+int read_at(int dir, const char *name, int flags, stralloc *out, size_t max, const char **why)
 {
   char buf[8192];
-  size_t at = 0;
+  struct stat st;
   ssize_t r;
-  int fd = open(path, O_RDONLY);
-  if (fd == -1) return 0;
-  while ((r = read(fd, buf, sizeof buf)) > 0) {
-    if ((size_t)r > len - at || memcmp(buf, data + at, (size_t)r)) { close(fd); return 0; }
-    at += (size_t)r;
+  int fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+                  | (flags & READ_FOLLOW ? 0 : O_NOFOLLOW));
+
+  *why = 0;
+  if (!stralloc_copys(out, "")) die_nomem();
+  if (fd == -1) {
+    if (errno == ENOENT) return 0;
+    *why = errno == ELOOP ? "a symbolic link, not a file" : strerror(errno);
+    return -1;
+  }
+  if (fstat(fd, &st) == -1) *why = strerror(errno);
+  else if (!S_ISREG(st.st_mode)) *why = "not a regular file";
+  else if ((size_t)st.st_size > max) *why = "file too large";
+  else if ((flags & READ_OURS) && (st.st_uid != geteuid() || (st.st_mode & 022)))
+    *why = "not root's alone, so not trusted";
+  while (!*why && (r = read(fd, buf, sizeof buf)) != 0) {
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) *why = strerror(errno);
+    else if (out->len + (size_t)r > max) *why = "file too large";
+    else if (!stralloc_catb(out, buf, (size_t)r)) die_nomem();
   }
   close(fd);
-  return r == 0 && at == len;
+  return *why ? -1 : 1;
 }
 
-/* 1 if files a and b both exist and hold the same bytes */
-int files_same(const char *a, const char *b)
+/* 1 if name in dir holds exactly data */
+int file_same(int dir, const char *name, const char *data, size_t len)
 {
   stralloc s = {0};
-  char buf[8192];
-  ssize_t r;
-  int fd = open(a, O_RDONLY), same;
-  if (fd == -1) return 0;
-  while ((r = read(fd, buf, sizeof buf)) > 0 && s.len <= SERVERCERT_MAX)
-    if (!stralloc_catb(&s, buf, (size_t)r)) die_nomem();
-  close(fd);
-  same = r == 0 && file_same(b, s.s ? s.s : "", s.len);
+  const char *why;
+  int same = read_at(dir, name, 0, &s, len, &why) == 1 && s.len == len && !memcmp(s.s ? s.s : "", data, len);
   stralloc_free(&s);
   return same;
 }
 
-/* remove temporary files in dir left by a writer that was killed: those
- * named .NAME.tmp.PID.N whose PID no longer runs */
-void tmp_sweep(const char *dir)
+/* the PID in a temporary file's name, .NAME.tmp.PID.N; else 0 */
+long tmp_pid(const char *name)
 {
-  stralloc p = {0};
+  const char *t = strstr(name, TMP_MARK);
+  char *end;
+  long pid;
+  if (name[0] != '.' || !t) return 0;
+  pid = strtol(t + sizeof TMP_MARK - 1, &end, 10);
+  return pid > 0 && *end == '.' ? pid : 0;
+}
+
+/* remove the temporary files a killed run left in dir. Every writer
+ * holds the tree's lock (treedir.c), so none but ours is still being
+ * written. Returns how many it removed. */
+int tmp_sweep(int dir)
+{
   struct dirent *d;
-  DIR *dh = opendir(dir);
-  while (dh && (d = readdir(dh))) {
-    const char *t = strstr(d->d_name, ".tmp.");
-    long pid;
-    char *end;
-    if (d->d_name[0] != '.' || !t) continue;
-    pid = strtol(t + 5, &end, 10);
-    if (pid <= 0 || *end != '.' || pid == (long)getpid()) continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-    if (!stralloc_copys(&p, dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, d->d_name)
-        || !stralloc_0(&p)) die_nomem();
-    unlink(p.s);
-  }
-  if (dh) closedir(dh);
-  stralloc_free(&p);
+  DIR *dh;
+  int n = 0;
+  long pid;
+
+  if (!(dh = dir_list(dir))) return 0;
+  while ((d = readdir(dh)))
+    if ((pid = tmp_pid(d->d_name)) && pid != (long)getpid() && unlinkat(dir, d->d_name, 0) == 0) ++n;
+  closedir(dh);
+  return n;
 }

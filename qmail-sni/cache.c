@@ -10,7 +10,7 @@
 #include <time.h>
 #include <fmt.h>
 #include <scan.h>
-#include <openreadclose.h>
+#include <errmsg.h>
 
 #include "qmail-sni.h"
 
@@ -44,13 +44,17 @@ void cache_parse(struct cache *k)
   if (k->len) qsort(k->lines, k->len, sizeof *k->lines, by_path);
 }
 
-void cache_load(struct cache *k, const char *file)
+/* trusted because only root can write it: a file of root's alone in a
+ * directory of root's alone; anything else is a miss, said once */
+void cache_load(struct cache *k, struct qsni *q)
 {
+  const char *why;
   memset(k, 0, sizeof *k);
-  k->file = file;
+  k->dir = q->certs;
   clock_gettime(CLOCK_REALTIME, &k->recent);
   --k->recent.tv_sec;
-  if (openreadclose(file, &k->old, 4096) != 1) k->old.len = 0;
+  if (q->certs != -1 && read_at(q->certs, CACHE_FILE, READ_OURS, &k->old, CACHE_MAX, &why) == -1)
+    carp("warning: ", q->servercerts, "/" CACHE_FILE " ignored: ", why, "; it is rewritten");
   cache_parse(k);
 }
 
@@ -136,14 +140,14 @@ static void put(struct cache *k, const struct cert *c)
 }
 
 /* rewrite the cache if what it should hold changed; failure is harmless */
-void cache_save(struct cache *k, struct tree *t)
+void cache_save(struct cache *k, struct qsni *q, struct tree *t)
 {
   const char *step;
   size_t i;
   if (!stralloc_copys(&k->new, "")) die_nomem();
   for (i = 0; i < t->len; ++i) put(k, &t->c[i]);
-  if (!file_same(k->file, k->new.s, k->new.len))
-    atomic_write(k->file, k->new.s, k->new.len, 0644, (uid_t)-1, (gid_t)-1, &step);
+  if (k->new.len <= CACHE_MAX && !file_same(q->certs, CACHE_FILE, k->new.s, k->new.len))
+    atomic_write(q->certs, CACHE_FILE, k->new.s, k->new.len, 0600, (uid_t)-1, (gid_t)-1, &step);
   cache_free(k);
 }
 

@@ -3,6 +3,7 @@
  * served otherwise by that server until sync), and the names that a
  * front end's own matching serves otherwise than qmail-smtpd: notes,
  * which the README's table of differences explains. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <fmt.h>
@@ -17,15 +18,15 @@ static void text_outputs(struct qsni *q, struct tree *t, problemfn problem)
   stralloc text = {0};
   if (*cf->dovecot_conf) {
     dovecot_render(t, *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect(), &text);
-    if (!file_same(cf->dovecot_conf, text.s, text.len)) problem(cf->dovecot_conf, STALE, 0, 0);
+    if (!path_same(cf->dovecot_conf, text.s, text.len)) problem(cf->dovecot_conf, STALE, 0, 0);
   }
   if (*cf->postfix_map) {
     postfix_render(t, &text);
-    if (!file_same(cf->postfix_map, text.s, text.len)) problem(cf->postfix_map, STALE, 0, 0);
+    if (!path_same(cf->postfix_map, text.s, text.len)) problem(cf->postfix_map, STALE, 0, 0);
   }
   if (*cf->stunnel_conf && *cf->stunnel_services) {
     stunnel_render(t, cf->stunnel_services, &text);
-    if (!file_same(cf->stunnel_conf, text.s, text.len)) problem(cf->stunnel_conf, STALE, 0, 0);
+    if (!path_same(cf->stunnel_conf, text.s, text.len)) problem(cf->stunnel_conf, STALE, 0, 0);
   }
   stralloc_free(&text);
 }
@@ -56,7 +57,7 @@ static void s6_sizes(struct qsni *q, struct tree *t, problemfn problem)
   char num[FMT_ULONG];
   struct stat st;
   size_t i;
-  if (stat(q->defaultpem, &st) == 0 && st.st_size > S6_KEYFILE_MAX) {
+  if (fstatat(q->ctl, "servercert.pem", &st, 0) == 0 && st.st_size > S6_KEYFILE_MAX) {
     num[fmt_ulong(num, (unsigned long)st.st_size)] = 0;
     problem(q->defaultpem, "s6: ", num, " bytes, more than the 8192 BearSSL reads of a key file: every s6-tlsd connection fails");
   }

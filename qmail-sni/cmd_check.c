@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
 #include <fmt.h>
@@ -41,9 +42,10 @@ static void cat_num(stralloc *sa, long n)
 static void prometheus(struct qsni *q, struct tree *t, const char *file)
 {
   stralloc out = {0};
-  const char *step;
+  const char *step, *base;
   size_t i;
   long not_after;
+  int dir;
 
   if (!stralloc_copys(&out,
         "# HELP qmail_sni_cert_not_after_seconds notAfter of the certificate served for a name, Unix time.\n"
@@ -64,8 +66,10 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
                            "# TYPE qmail_sni_check_timestamp_seconds gauge\nqmail_sni_check_timestamp_seconds ")) die_nomem();
   cat_num(&out, (long)time(0));
   if (!stralloc_cats(&out, "\n")) die_nomem();
-  if (atomic_write(file, out.s, out.len, 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
+  if ((dir = safedir_parent(file, &base)) == -1) diesys(EXIT_TEMP, "fatal: unable to create ", file);
+  if (atomic_write(dir, base, out.s, out.len, 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", file);
+  close(dir);
   (void)q;
   stralloc_free(&out);
 }
@@ -91,20 +95,16 @@ static const char *owner_name(uid_t uid, gid_t gid)
  * the path that stops one, with its owner and mode */
 static void check_readers(struct qsni *q, struct tree *t)
 {
-  stralloc list = {0}, where = {0}, why = {0};
+  stralloc one = {0}, where = {0}, why = {0};
   struct reader r;
   struct stat st;
-  char *user, *next, mode[FMT_8LONG + 1];
-  size_t i;
+  char mode[FMT_8LONG + 1];
+  const char *user;
+  size_t i, at = 0;
 
-  str0(&list, q->cf.readers);
-  for (user = list.s; *user; user = next) {
-    user += strspn(user, " ,\t");
-    if (!*user) break;
-    next = user + strcspn(user, " ,\t");
-    if (*next) *next++ = 0;
+  while ((user = readers_next(q->cf.readers, &at, &one))) {
     if (!reader_get(&r, user)) {
-      problem(user, "no such user (setting readers: the users qmail-smtpd and sslserver run as)", 0, 0);
+      problem(user, "no such user or group (setting readers: user, user:group or uid:gid, as qmail-smtpd and sslserver run)", 0, 0);
       continue;
     }
     for (i = 0; i < t->len; ++i) {
@@ -120,7 +120,7 @@ static void check_readers(struct qsni *q, struct tree *t)
       problem4(c->path.s, user, " cannot read it: ", where.s, why.s);
     }
   }
-  stralloc_free(&list); stralloc_free(&where); stralloc_free(&why);
+  stralloc_free(&one); stralloc_free(&where); stralloc_free(&why);
 }
 
 /* control/servercert.pem older than the certificate it came from: the
@@ -206,6 +206,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   check_defaults(q, &t, problem);
   check_outputs(q, &t, problem, note);
   check_readers(q, &t);
+  check_safety(q, &t, problem);
   a = reload_pending(q);
   for (j = 1; j <= PENDING_S6; j <<= 1)
     if (a & (int)j) problem(pending_name((int)j), "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);

@@ -23,6 +23,7 @@ int cmd_dovecot(struct qsni *q, int argc, char **argv)
   if (syntax && strcmp(syntax, "2.3") && strcmp(syntax, "2.4"))
     usage_error("dovecot", "--syntax is 2.3 or 2.4", syntax);
   if (!syntax) syntax = *q->cf.dovecot_syntax ? q->cf.dovecot_syntax : dovecot_syntax_detect();
+  if (file || dir) tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (dir) dovecot_write_dir(&t, dir, syntax);
   else {

@@ -12,124 +12,147 @@
 
 #include "qmail-sni.h"
 
-/* at most SERVERCERT_MAX bytes of path: a larger file (or /dev/zero)
- * is refused by name, never read until memory runs out */
+/* a file root was given (dehydrated's, certbot's): a regular file of at
+ * most SERVERCERT_MAX bytes; a FIFO or /dev/zero is refused by name */
 static void read_file(const char *path, stralloc *text)
 {
-  char buf[8192];
-  ssize_t r;
-  int fd = open(path, O_RDONLY | O_NONBLOCK);
-  if (fd == -1) diesys(EXIT_TEMP, "fatal: unable to read ", path);
-  if (!stralloc_copys(text, "")) die_nomem();
-  while ((r = read(fd, buf, sizeof buf)) != 0) {
-    if (r == -1 && errno == EINTR) continue;
-    if (r == -1) diesys(EXIT_TEMP, "fatal: unable to read ", path);
-    if (text->len + (size_t)r > SERVERCERT_MAX) die(EXIT_PERM, "fatal: ", path, ": file too large (over 1 MB)");
-    if (!stralloc_catb(text, buf, (size_t)r)) die_nomem();
+  const char *why;
+  switch (read_at(AT_FDCWD, path, READ_FOLLOW, text, SERVERCERT_MAX, &why)) {
+    case 1: return;
+    case 0: errno = ENOENT; diesys(EXIT_TEMP, "fatal: unable to read ", path);
+    default:
+      if (!strcmp(why, "not a regular file") || !strcmp(why, "file too large"))
+        die(EXIT_PERM, "fatal: unable to read ", path, ": ", why, !strcmp(why, "file too large") ? " (over 1 MB)" : "");
+      die(EXIT_TEMP, "fatal: unable to read ", path, ": ", why);
   }
-  close(fd);
-}
-
-/* a directory of the tree: made if missing, and always owned and moded
- * so that the server's user can get through it, whatever the umask */
-static void tree_dir(const char *dir, const struct qsni *q, uid_t uid, gid_t gid)
-{
-  mode_t mode = (mode_t)(q->cf.mode | ((q->cf.mode & 0444) >> 2)); /* 0640: 0750 */
-  if (mkdir(dir, mode) == -1 && errno != EEXIST)
-    diesys(EXIT_TEMP, "fatal: unable to create ", dir);
-  if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(dir, uid, gid) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to chown ", dir);
-  if (chmod(dir, mode) == -1) diesys(EXIT_TEMP, "fatal: unable to chmod ", dir);
 }
 
 /* with no default configured, control/servercert.pem follows the
- * certificate it came from: the same file as name's old one, or a
+ * certificate it came from: the same bytes as name's old one, or a
  * certificate for the same names */
-static int default_follows(const struct qsni *q, const char *oldpath, const stralloc *sans)
+static int default_follows(const struct qsni *q, int namefd, const stralloc *sans)
 {
-  stralloc a = {0};
+  stralloc a = {0}, b = {0};
   X509 *leaf = 0;
   STACK_OF(X509) *chain = 0;
   const char *why;
   int r = 0;
-  if (files_same(q->defaultpem, oldpath)) r = 1;
+  if (read_at(q->ctl, "servercert.pem", 0, &a, SERVERCERT_MAX, &why) != 1) r = 0;
+  else if (read_at(namefd, "servercert.pem", 0, &b, SERVERCERT_MAX, &why) == 1
+           && a.len == b.len && !memcmp(a.s, b.s, a.len)) r = 1;
   else if (servercert_read_lazy(q->defaultpem, &leaf, &chain, &why)) {
     x509_sans(leaf, &a);
     r = sans_equal(&a, sans);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
   }
-  stralloc_free(&a);
+  stralloc_free(&a); stralloc_free(&b);
   return r;
+}
+
+/* the link servercerts/entry names, into target: 1, or 0 if no link */
+static int link_target(struct qsni *q, const char *entry, char target[SNI_NAME_MAX + 2])
+{
+  ssize_t n = readlinkat(q->certs, entry, target, SNI_NAME_MAX + 1);
+  if (n <= 0) return 0;
+  target[n] = 0;
+  return 1;
 }
 
 /* remove links in servercerts/ to name that sans (if any) does not list */
 void links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
 {
-  DIR *dir = opendir(q->servercerts);
   struct dirent *d;
   struct sanset set;
-  stralloc p = {0};
   char target[SNI_NAME_MAX + 2];
-  ssize_t n;
+  DIR *dir = dir_list(q->certs);
 
+  if (!dir) diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   sanset_make(&set, sans ? sans : "", sans ? len : 0);
-  while (dir && (d = readdir(dir))) {
-    if (d->d_name[0] == '.') continue;
-    if (!stralloc_copys(&p, q->servercerts) || !stralloc_cats(&p, "/")
-        || !stralloc_cats(&p, d->d_name) || !stralloc_0(&p)) die_nomem();
-    n = readlink(p.s, target, sizeof target - 1);
-    if (n <= 0) continue;
-    target[n] = 0;
-    if (!strcmp(target, name) && (!sans || sanset_covers(&set, d->d_name) != 2))
-      if (unlink(p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", p.s);
+  while ((d = readdir(dir))) {
+    if (d->d_name[0] == '.' || d->d_type == DT_DIR || !link_target(q, d->d_name, target)) continue;
+    if (!strcmp(target, name) && (!sans || sanset_covers(&set, d->d_name) != 2)
+        && unlinkat(q->certs, d->d_name, 0) == -1)
+      diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", d->d_name);
   }
-  if (dir) closedir(dir);
+  closedir(dir);
   sanset_free(&set);
-  stralloc_free(&p);
+}
+
+/* remove links whose name has no directory: what a run killed between
+ * two steps of a remove leaves */
+void links_dangling(struct qsni *q)
+{
+  struct dirent *d;
+  struct stat st;
+  char target[SNI_NAME_MAX + 2];
+  DIR *dir = dir_list(q->certs);
+
+  if (!dir) diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
+  while ((d = readdir(dir))) {
+    char canon[SNI_NAME_MAX + 1];
+    if (d->d_name[0] == '.' || d->d_type == DT_DIR || !link_target(q, d->d_name, target)) continue;
+    if (sni_pattern_canon(canon, target, strlen(target)) != SNI_OK || strcmp(canon, target)) continue;
+    if (fstatat(q->certs, target, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) continue;
+    if (unlinkat(q->certs, d->d_name, 0) == -1)
+      diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", d->d_name);
+    carp("removed ", q->servercerts, "/", d->d_name, ": a link to ", target, ", which is gone");
+  }
+  closedir(dir);
 }
 
 static void link_sans(struct qsni *q, const char *name, const char *sans, size_t len)
 {
-  stralloc p = {0};
   char target[SNI_NAME_MAX + 2];
   struct stat st;
   size_t i;
-  ssize_t n;
   int made = 0;
 
   for (i = 0; i < len; i += strlen(sans + i) + 1) {
     const char *s = sans + i;
     if (!strcmp(s, name)) continue;
-    if (!stralloc_copys(&p, q->servercerts) || !stralloc_cats(&p, "/")
-        || !stralloc_cats(&p, s) || !stralloc_0(&p)) die_nomem();
-    if (lstat(p.s, &st) == 0) {
+    if (fstatat(q->certs, s, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (!S_ISLNK(st.st_mode)) {
         carp("warning: ", s, " has a certificate of its own: left alone");
         continue;
       }
-      n = readlink(p.s, target, sizeof target - 1);
-      if (n > 0 && (target[n] = 0, !strcmp(target, name))) continue;
-      if (n > 0) carp("warning: ", s, " now links to ", name, ", not ", target);
+      if (link_target(q, s, target)) {
+        if (!strcmp(target, name)) continue;
+        carp("warning: ", s, " now links to ", name, ", not ", target);
+      }
     }
-    else if (errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to stat ", p.s);
-    if (atomic_symlink(name, p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to link ", p.s);
+    else if (errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/", s);
+    if (atomic_symlink(name, q->certs, s) == -1) diesys(EXIT_TEMP, "fatal: unable to link ", q->servercerts, "/", s);
     made = 1;
   }
-  if (made && dir_sync(p.s) == -1) diesys(EXIT_TEMP, "fatal: unable to fsync the directory of ", p.s);
-  stralloc_free(&p);
+  if (made && fsync(q->certs) == -1) diesys(EXIT_TEMP, "fatal: unable to fsync ", q->servercerts);
+}
+
+/* what a reader of the file would meet: refused now, before any file
+ * changes, rather than served as the default later */
+static void readers_can(struct qsni *q, const char *name, uid_t uid, gid_t gid)
+{
+  stralloc one = {0};
+  gid_t dgid;
+  mode_t dmode;
+  const char *who;
+  tree_dir_mode(q, &dgid, &dmode);
+  if ((who = readers_refused(&q->cf, q->control, uid, gid, (mode_t)q->cf.mode, dgid, dmode, &one)))
+    die(EXIT_PERM, "fatal: refusing ", name, ": reader ", who, " (setting readers) could not read its servercert.pem:"
+        " set owner or group to the server's user or group, or fix readers");
+  stralloc_free(&one);
 }
 
 int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
                  const char *chainfile, int as_default)
 {
   char name[SNI_NAME_MAX + 1], when[32];
-  stralloc sans = {0}, path = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0};
+  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0};
   X509 *leaf;
   const char *step, *why;
-  struct stat st;
   uid_t uid;
   gid_t gid;
+  int namefd;
 
   if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
     printable(&shown, name_in);
@@ -155,29 +178,23 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     carp("warning: ", name, ": the certificate is not valid until ", when, " by this host's clock: is the clock right?");
 
   config_ids(&q->cf, &uid, &gid);
-  tree_dir(q->servercerts, q, uid, gid);
-  if (!stralloc_copys(&path, q->servercerts) || !stralloc_cats(&path, "/")
-      || !stralloc_cats(&path, name) || !stralloc_0(&path)) die_nomem();
-  if (lstat(path.s, &st) == 0 && S_ISLNK(st.st_mode) && unlink(path.s) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to replace link ", path.s);
-  tree_dir(path.s, q, uid, gid);
-  --path.len;
-  if (!stralloc_cats(&path, "/servercert.pem") || !stralloc_0(&path)) die_nomem();
-  if (as_default == INSTALL_DEFAULT_FOLLOWS) as_default = default_follows(q, path.s, &sans);
-  if (atomic_write(path.s, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", path.s);
-
-  path.len -= sizeof "/servercert.pem";
-  if (!stralloc_0(&path)) die_nomem();
-  tmp_sweep(path.s);
-  tmp_sweep(q->servercerts);
+  readers_can(q, name, uid == (uid_t)-1 ? geteuid() : uid, gid == (gid_t)-1 ? getegid() : gid);
+  tree_open(q, TREE_WRITE);
+  namefd = name_dir(q, name, 1);
+  if (as_default == INSTALL_DEFAULT_FOLLOWS) as_default = default_follows(q, namefd, &sans);
+  tmp_sweep(namefd);
+  if (atomic_write(namefd, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->servercerts, "/", name, "/servercert.pem");
+  close(namefd);
+  tmp_sweep(q->certs);
   link_sans(q, name, sans.s, sans.len);
   links_prune(q, name, sans.s, sans.len);
 
-  if (as_default && atomic_write(q->defaultpem, pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
+  tmp_sweep(q->ctl);
+  if (as_default && atomic_write(q->ctl, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->defaultpem, " (", name, " itself is installed)");
   X509_free(leaf);
-  stralloc_free(&sans); stralloc_free(&path); stralloc_free(&pem);
+  stralloc_free(&sans); stralloc_free(&pem);
   return 0;
 }
 
@@ -191,7 +208,11 @@ int install_default(struct qsni *q, const char *name, int first)
   if (*q->cf.default_name)
     return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
         && !strcmp(canon, q->cf.default_name) ? INSTALL_DEFAULT : 0;
-  return first && access(q->defaultpem, F_OK) == -1 && errno == ENOENT ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
+  {
+    struct stat st;
+    return first && fstatat(q->ctl, "servercert.pem", &st, AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT
+        ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
+  }
 }
 
 int cmd_install(struct qsni *q, int argc, char **argv)

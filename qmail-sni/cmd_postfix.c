@@ -20,6 +20,7 @@ int cmd_postfix(struct qsni *q, int argc, char **argv)
   }
   if (strcmp(type, "hash") && strcmp(type, "lmdb") && strcmp(type, "cdb"))
     usage_error("postfix", "--type is hash, lmdb or cdb", type);
+  if (file) tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   if (file) postfix_write(&t, file, type);
   else {

@@ -1,5 +1,6 @@
 /* qmail-sni remove NAME: remove NAME and the links that point at it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,35 +15,36 @@
 int cmd_remove(struct qsni *q, int argc, char **argv)
 {
   char name[SNI_NAME_MAX + 1];
-  stralloc path = {0}, shown = {0};
+  stralloc shown = {0};
   struct stat st;
-  int changed, r;
+  int changed, r, fd;
 
   if (argc != 2) usage_error("remove", "needs one NAME", 0);
   if (sni_pattern_canon(name, argv[1], strlen(argv[1])) != SNI_OK) {
     printable(&shown, argv[1]);
     die(EXIT_PERM, "fatal: bad name: ", shown.s);
   }
-  if (!stralloc_copys(&path, q->servercerts) || !stralloc_cats(&path, "/")
-      || !stralloc_cats(&path, name) || !stralloc_0(&path)) die_nomem();
-  if (lstat(path.s, &st) == -1) {
+  tree_open(q, TREE_WRITE);
+  if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
     if (errno == ENOENT) die(EXIT_PERM, "fatal: no certificate for ", name);
-    diesys(EXIT_TEMP, "fatal: unable to stat ", path.s);
+    diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/", name);
   }
   if (!S_ISLNK(st.st_mode)) q->skip = name;
-  else if (unlink(path.s) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", path.s);
+  else if (unlinkat(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
   r = sync_outputs(q, &changed);
   if (q->skip) {
     links_prune(q, name, 0, 0);
-    --path.len;
-    if (!stralloc_cats(&path, "/servercert.pem") || !stralloc_0(&path)) die_nomem();
-    if (unlink(path.s) == -1 && errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to remove ", path.s);
-    path.len -= sizeof "/servercert.pem";
-    if (!stralloc_0(&path)) die_nomem();
-    tmp_sweep(path.s); /* an install killed mid-write */
-    if (rmdir(path.s) == -1)
-      diesys(EXIT_TEMP, "fatal: ", name, " is no longer served or named in any output, but unable to remove ", path.s);
+    /* the lock is held and servercerts/ is root's: NAME is still the
+     * directory it was, and is opened without following anything */
+    if ((fd = name_dir(q, name, 0)) != -1) {
+      if (unlinkat(fd, "servercert.pem", 0) == -1 && errno != ENOENT)
+        diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name, "/servercert.pem");
+      tmp_sweep(fd); /* an install killed mid-write */
+      close(fd);
+      if (unlinkat(q->certs, name, AT_REMOVEDIR) == -1)
+        diesys(EXIT_TEMP, "fatal: ", name, " is no longer served or named in any output, but unable to remove ",
+               q->servercerts, "/", name);
+    }
   }
-  stralloc_free(&path);
   return r;
 }

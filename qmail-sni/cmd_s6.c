@@ -18,6 +18,7 @@ int cmd_s6(struct qsni *q, int argc, char **argv)
   }
   if (!dir) dir = q->cf.s6_dir;
   if (!*dir) usage_error("s6", "needs --dir DIR (or the setting s6_dir)", 0);
+  tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   s6_write(&t, dir, q->defaultpem, 0);
   tree_free(&t);

@@ -21,6 +21,7 @@ int cmd_stunnel(struct qsni *q, int argc, char **argv)
   }
   if (!*q->cf.stunnel_services)
     usage_error("stunnel", "needs the setting stunnel_services = SERVICE:HOST:PORT ...", 0);
+  if (file) tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   stunnel_render(&t, q->cf.stunnel_services, &text);
   if (file) write_if_changed(file, &text, 0644);

@@ -8,19 +8,12 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
-#include <openreadclose.h>
 
 #include "qmail-sni.h"
 
 /* a reload that failed is tried again on every later run until it
  * works: servercerts/.qmail-sni.reload lists the servers still owed one */
-#define PENDING_FILE "/.qmail-sni.reload"
-
-static void pending_path(struct qsni *q, stralloc *p)
-{
-  if (!stralloc_copys(p, q->servercerts) || !stralloc_cats(p, PENDING_FILE) || !stralloc_0(p))
-    die_nomem();
-}
+#define PENDING_FILE ".qmail-sni.reload"
 
 /* the servers a reload can be owed to, by their names in the file */
 static const struct { int flag; const char *name, *setting; } servers[] = {
@@ -42,37 +35,41 @@ const char *pending_name(int flag)
 /* which reloads are owed: PENDING_ flags, a line each in the file */
 int reload_pending(struct qsni *q)
 {
-  stralloc p = {0}, text = {0};
+  stralloc text = {0};
+  const char *why;
   size_t i, j;
   int r = 0;
-  pending_path(q, &p);
-  if (openreadclose(p.s, &text, 64) == 1)
+  tree_open(q, TREE_READ);
+  if (q->certs == -1) return 0;
+  if (read_at(q->certs, PENDING_FILE, READ_OURS, &text, 4096, &why) == -1)
+    carp("warning: ", q->servercerts, "/" PENDING_FILE " ignored: ", why);
+  else
     for (i = 0; i < text.len; i = j + 1) {
       size_t k;
       for (j = i; j < text.len && text.s[j] != '\n'; ++j) ;
       for (k = 0; k < NSERVERS; ++k)
         if (j - i == strlen(servers[k].name) && !memcmp(text.s + i, servers[k].name, j - i)) r |= servers[k].flag;
     }
-  stralloc_free(&p); stralloc_free(&text);
+  stralloc_free(&text);
   return r;
 }
 
 static void pending_save(struct qsni *q, int owed)
 {
-  stralloc p = {0}, text = {0};
+  stralloc text = {0};
   const char *step;
   size_t i;
-  pending_path(q, &p);
   if (!stralloc_copys(&text, "")) die_nomem();
   for (i = 0; i < NSERVERS; ++i)
     if ((owed & servers[i].flag) && (!stralloc_cats(&text, servers[i].name) || !stralloc_cats(&text, "\n")))
       die_nomem();
   if (!owed) {
-    if (unlink(p.s) == -1 && errno != ENOENT) carpsys("warning: unable to remove ", p.s);
+    if (unlinkat(q->certs, PENDING_FILE, 0) == -1 && errno != ENOENT)
+      carpsys("warning: unable to remove ", q->servercerts, "/" PENDING_FILE);
   }
-  else if (atomic_write(p.s, text.s, text.len, 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
-    carpsys("warning: unable to ", step, " ", p.s, ": a failed reload may not be retried");
-  stralloc_free(&p); stralloc_free(&text);
+  else if (atomic_write(q->certs, PENDING_FILE, text.s, text.len, 0600, (uid_t)-1, (gid_t)-1, &step) == -1)
+    carpsys("warning: unable to ", step, " ", q->servercerts, "/" PENDING_FILE, ": a failed reload may not be retried");
+  stralloc_free(&text);
 }
 
 static int reload(const char *what, const char *setting, const char *cmd)
@@ -137,9 +134,12 @@ static const char *reload_command(const struct config *cf, int flag)
 
 int sync_outputs(struct qsni *q, int *changed)
 {
-  int dirty, owed = reload_pending(q), failed = 0;
+  int dirty, owed, failed = 0;
   size_t i;
 
+  tree_open(q, TREE_WRITE);
+  links_dangling(q);
+  owed = reload_pending(q);
   dirty = write_outputs(q);
   for (i = 0; i < NSERVERS; ++i)
     if (((dirty | owed) & servers[i].flag)

@@ -18,6 +18,7 @@ int cmd_tlswrapper(struct qsni *q, int argc, char **argv)
   }
   if (!dir) dir = q->cf.tlswrapper_dir;
   if (!*dir) usage_error("tlswrapper", "needs --dir DIR (or the setting tlswrapper_dir)", 0);
+  tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
   tlswrapper_write(&t, dir, q->control, 0);
   tree_free(&t);

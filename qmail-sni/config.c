@@ -9,7 +9,7 @@
 #include <buffer.h>
 #include <errmsg.h>
 #include <fmt.h>
-#include <openreadclose.h>
+#include <fcntl.h>
 #include <scan.h>
 #include <str.h>
 
@@ -86,6 +86,15 @@ static long account(const char *value, int group)
 
 /* owner and group of installed files, resolved when a file is written:
  * an account that does not exist is an error, never root's silently */
+/* the same, with an account that does not exist as empty: for the
+ * directories, which need not wait for qmail's users */
+void config_ids_known(struct config *cf, uid_t *uid, gid_t *gid)
+{
+  long u = account(cf->owner, 0), g = account(cf->group, 1);
+  *uid = (uid_t)(u < 0 ? -1 : u);
+  *gid = (gid_t)(g < 0 ? -1 : g);
+}
+
 void config_ids(struct config *cf, uid_t *uid, gid_t *gid)
 {
   long u = account(cf->owner, 0), g = account(cf->group, 1);
@@ -211,15 +220,21 @@ void config_read(struct config *cf, const char *path, int must_exist)
   unsigned long lineno;
   const char *why, *value;
 
-  switch (openreadclose(path, &text, 4096)) {
+  /* root's own file, followed where it links, but never a FIFO or
+   * /dev/zero: a regular file of a settings file's size; -c /dev/null
+   * says there is none */
+  if (!strcmp(path, "/dev/null")) return;
+  switch (read_at(AT_FDCWD, path, READ_FOLLOW, &text, CONFIG_MAX, &why)) {
     case 1: break;
     case 0:
       if (!must_exist) { stralloc_free(&text); return; }
       errno = ENOENT;
-      /* fall through */
-    default:
       buffer_flush(buffer_1);
       diesys(EXIT_TEMP, "fatal: unable to read ", path);
+    default:
+      buffer_flush(buffer_1);
+      die(strcmp(why, "not a regular file") && strcmp(why, "file too large") ? EXIT_TEMP : EXIT_PERM,
+          "fatal: unable to read ", path, ": ", why);
   }
   if ((why = config_text(cf, text.s, text.len, &lineno, &value))) {
     num[fmt_ulong(num, lineno)] = 0;

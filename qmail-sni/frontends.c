@@ -12,6 +12,7 @@
  * it changes nothing and says whether it would. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,12 +35,28 @@ static void join(stralloc *out, const char *dir, const char *a, const char *b)
 
 /* --- tlswrapper ---------------------------------------------------- */
 
-struct links { const char *dir, *control; int dry, changed; stralloc path, tmp; char target[4096]; };
+/* an output directory: checked and swept to write, only opened when dry */
+static int open_out(const char *dir, int dry)
+{
+  int fd;
+  if (!dry) return output_dir(dir);
+  if ((fd = safedir_open(dir, 0)) == -1) die_output("unable to read", 0, dir, 1);
+  return fd;
+}
+
+static DIR *list_out(int fd, const char *dir)
+{
+  DIR *dh = dir_list(fd);
+  if (!dh) die_output("unable to read", 0, dir, 1);
+  return dh;
+}
+
+struct links { const char *dir, *control; int fd, dry, changed; stralloc path; char target[4096]; };
 
 /* our link: one to a file under control/ */
-static int our_link(struct links *l, const char *path)
+static int our_link(struct links *l, const char *name)
 {
-  ssize_t n = readlink(path, l->target, sizeof l->target - 1);
+  ssize_t n = readlinkat(l->fd, name, l->target, sizeof l->target - 1);
   size_t cl = strlen(l->control);
   if (n <= 0) return 0;
   l->target[n] = 0;
@@ -52,8 +69,8 @@ static void link_one(struct cert *c, const char *name, void *arg)
   struct stat st;
   if (c->is_default || name[0] == '*') return;
   join(&l->path, l->dir, name, "");
-  if (lstat(l->path.s, &st) == 0) {
-    if (!S_ISLNK(st.st_mode) || !our_link(l, l->path.s)) {
+  if (fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!S_ISLNK(st.st_mode) || !our_link(l, name)) {
       if (!l->dry) carp("warning: ", l->path.s, " is not a link qmail-sni made: left alone");
       return;
     }
@@ -61,10 +78,7 @@ static void link_one(struct cert *c, const char *name, void *arg)
   }
   l->changed = 1;
   if (l->dry) return;
-  join(&l->tmp, l->dir, ".qmail-sni.", name);
-  unlink(l->tmp.s);
-  if (symlink(c->path.s, l->tmp.s) == -1 || rename(l->tmp.s, l->path.s) == -1)
-    die_output("unable to link", 0, l->path.s, 1);
+  if (atomic_symlink(c->path.s, l->fd, name) == -1) die_output("unable to link", 0, l->path.s, 1);
 }
 
 int tlswrapper_write(struct tree *t, const char *dir, const char *control, int dry)
@@ -77,7 +91,8 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
   l.dir = dir; l.control = control; l.dry = dry;
   /* tlswrapper turns "/." in its paths into "/:" */
   if (strstr(dir, "/.")) die(EXIT_PERM, "fatal: ", dir, ": tlswrapper rewrites /. in its paths to /: and would find nothing there");
-  if (!(dh = opendir(dir))) die_output("unable to read", 0, dir, 1);
+  l.fd = open_out(dir, dry);
+  dh = list_out(l.fd, dir);
   each_name(t, 0, link_one, &l);
   while ((d = readdir(dh))) {
     struct cert *c;
@@ -85,12 +100,14 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
     c = tree_find(t, d->d_name);
     if (c && usable(c) && d->d_name[0] != '*') continue;
     join(&l.path, dir, d->d_name, "");
-    if (!our_link(&l, l.path.s)) continue;
+    if (!our_link(&l, d->d_name)) continue;
     l.changed = 1;
-    if (!dry && unlink(l.path.s) == -1) die_output("unable to remove", 0, l.path.s, 1);
+    if (!dry && unlinkat(l.fd, d->d_name, 0) == -1) die_output("unable to remove", 0, l.path.s, 1);
   }
   closedir(dh);
-  stralloc_free(&l.path); stralloc_free(&l.tmp);
+  if (!dry && l.changed) fsync(l.fd);
+  close(l.fd);
+  stralloc_free(&l.path);
   return l.changed;
 }
 
@@ -151,22 +168,22 @@ int stunnel_render(struct tree *t, const char *services, stralloc *out)
 
 /* --- s6-tlsd ------------------------------------------------------- */
 
-struct envdir { const char *dir; int dry, changed; stralloc path, text; };
+struct envdir { const char *dir; int fd, dry, changed; stralloc path, text; };
 
 static void env_file(struct envdir *e, const char *var, const char *name, const char *value)
 {
+  size_t dl = strlen(e->dir) + 1;
   join(&e->path, e->dir, var, name);
   if (!stralloc_copys(&e->text, value) || !stralloc_cats(&e->text, "\n")) die_nomem();
-  if (e->dry) e->changed |= !file_same(e->path.s, e->text.s, e->text.len);
-  else e->changed |= write_if_changed(e->path.s, &e->text, 0644);
+  if (e->dry) e->changed |= !file_same(e->fd, e->path.s + dl, e->text.s, e->text.len);
+  else e->changed |= write_if_changed_at(e->fd, e->path.s + dl, e->path.s, &e->text, 0644);
 }
 
 /* BearSSL reads 8192 bytes of a key file, and every pair at every
  * connection: a longer file would fail them all, so it is left out */
 int s6_fits(const struct cert *c)
 {
-  struct stat st;
-  return stat(c->path.s, &st) == 0 && st.st_size <= S6_KEYFILE_MAX;
+  return c->size <= S6_KEYFILE_MAX;
 }
 
 static void env_one(struct cert *c, const char *name, void *arg)
@@ -190,7 +207,8 @@ int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry)
 
   memset(&e, 0, sizeof e);
   e.dir = dir; e.dry = dry;
-  if (!(dh = opendir(dir))) die_output("unable to read", 0, dir, 1);
+  e.fd = open_out(dir, dry);
+  dh = list_out(e.fd, dir);
   env_file(&e, "KEYFILE", "", safe_path(defaultpem));
   env_file(&e, "CERTFILE", "", defaultpem);
   each_name(t, 0, env_one, &e);
@@ -201,9 +219,10 @@ int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry)
     if (!name || (c && !c->is_default && usable(c) && s6_fits(c))) continue;
     e.changed = 1;
     join(&e.path, dir, d->d_name, "");
-    if (!dry && unlink(e.path.s) == -1 && errno != ENOENT) die_output("unable to remove", 0, e.path.s, 1);
+    if (!dry && unlinkat(e.fd, d->d_name, 0) == -1 && errno != ENOENT) die_output("unable to remove", 0, e.path.s, 1);
   }
   closedir(dh);
+  close(e.fd);
   stralloc_free(&e.path); stralloc_free(&e.text);
   return e.changed;
 }

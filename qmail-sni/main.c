@@ -194,6 +194,8 @@ int main(int argc, char **argv)
   if (r == -1 || !S_ISDIR(st.st_mode))
     die(EXIT_PERM, "fatal: ", q.control, ": no such directory: is ", q.qmaildir,
         " the qmail directory? (-d, $QMAILDIR or the qmaildir setting)");
+  q.ctl = q.certs = q.lock = -1;
+  tree_open(&q, TREE_READ);
   path_sbin();
   OPENSSL_init_ssl(0, 0);
   return commands[cmd].fn(&q, argc, argv);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,16 +186,65 @@ const char *dovecot_syntax_detect(void)
   return major > 2 || (major == 2 && minor >= 4) ? "2.4" : "2.3";
 }
 
-int write_if_changed(const char *path, stralloc *text, unsigned mode)
+/* name in dir, the directory of path: rewritten only if text differs */
+int write_if_changed_at(int dir, const char *name, const char *path, stralloc *text, unsigned mode)
 {
   const char *step;
-  if (file_same(path, text->s, text->len)) return 0;
-  if (atomic_write(path, text->s, text->len, mode, (uid_t)-1, (gid_t)-1, &step) == -1)
+  if (file_same(dir, name, text->s, text->len)) return 0;
+  if (atomic_write(dir, name, text->s, text->len, mode, (uid_t)-1, (gid_t)-1, &step) == -1)
     die_output("unable to ", step, path, 1);
   return 1;
 }
 
-struct perfile { const char *dir, *syntax; stralloc path, text; int changed; };
+/* an output file: its directory checked as root's, and swept of what a
+ * killed run left, since a front end may read every file there */
+int write_if_changed(const char *path, stralloc *text, unsigned mode)
+{
+  const char *base;
+  int dir = safedir_parent(path, &base), r;
+  if (dir == -1) die_output("unable to create", 0, path, 1);
+  tmp_sweep(dir);
+  r = write_if_changed_at(dir, base, path, text, mode);
+  close(dir);
+  return r;
+}
+
+/* for check: 1 if the file at path holds exactly data */
+int path_same(const char *path, const char *data, size_t len)
+{
+  stralloc dir = {0};
+  const char *slash = strrchr(path, '/');
+  int fd, same;
+  if (!stralloc_copyb(&dir, path, !slash ? 0 : slash == path ? 1 : (size_t)(slash - path))
+      || !stralloc_cats(&dir, slash ? "" : ".") || !stralloc_0(&dir)) die_nomem();
+  fd = safedir_open(dir.s, 0);
+  same = fd != -1 && file_same(fd, slash ? slash + 1 : path, data, len);
+  if (fd != -1) close(fd);
+  stralloc_free(&dir);
+  return same;
+}
+
+/* an output directory, checked as root's, swept; dies if missing */
+int output_dir(const char *dir)
+{
+  int fd = safedir_open(dir, SAFE_TRUST);
+  if (fd == -1) die_output("unable to open", 0, dir, 1);
+  tmp_sweep(fd);
+  return fd;
+}
+
+/* 1 if name in dir is a file we wrote: it starts with our header line */
+static int ours(int dir, const char *name)
+{
+  stralloc s = {0};
+  const char *why;
+  int r = read_at(dir, name, 0, &s, SERVERCERT_MAX, &why) == 1 && s.len >= sizeof HEADER - 1
+          && !memcmp(s.s, HEADER, sizeof HEADER - 1);
+  stralloc_free(&s);
+  return r;
+}
+
+struct perfile { const char *dir, *syntax; int fd; stralloc path, text; int changed; };
 
 /* the prefix of name's file: Dovecot reads conf.d in name order */
 static const char *dir_prefix(const char *name, const char *syntax)
@@ -205,6 +255,7 @@ static const char *dir_prefix(const char *name, const char *syntax)
 static void dovecot_file(struct cert *c, const char *name, void *arg)
 {
   struct perfile *p = arg;
+  size_t dl = strlen(p->dir) + 1;
   if (!stralloc_copys(&p->path, p->dir) || !stralloc_cats(&p->path, "/")
       || !stralloc_cats(&p->path, dir_prefix(name, p->syntax))
       || !stralloc_cats(&p->path, name) || !stralloc_cats(&p->path, DIR_SUFFIX)
@@ -212,19 +263,7 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
   cat_sum(&p->text, 0, c, name, "# ");
   block(&p->text, name, c->path.s, p->syntax);
-  p->changed |= write_if_changed(p->path.s, &p->text, 0644);
-}
-
-/* 1 if path is a file we wrote: it starts with our header line */
-static int ours(const char *path)
-{
-  char first[sizeof HEADER - 1];
-  int fd = open(path, O_RDONLY | O_NOFOLLOW);
-  ssize_t n;
-  if (fd == -1) return 0;
-  n = read(fd, first, sizeof first);
-  close(fd);
-  return n == (ssize_t)sizeof first && !memcmp(first, HEADER, sizeof first);
+  p->changed |= write_if_changed_at(p->fd, p->path.s + dl, p->path.s, &p->text, 0644);
 }
 
 /* would each_name give name: a usable tenant's, or the default's own */
@@ -238,15 +277,15 @@ static int served(struct tree *t, const char *name)
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
 {
-  struct perfile p = { 0, 0, {0}, {0}, 0 };
+  struct perfile p = { 0, 0, -1, {0}, {0}, 0 };
   struct dirent *d;
   DIR *dh;
   const size_t pl = sizeof DIR_PREFIX - 1, sl = sizeof DIR_SUFFIX - 1;
 
   p.dir = dir; p.syntax = syntax;
+  p.fd = output_dir(dir);
   each_name(t, 1, dovecot_file, &p);
-  dh = opendir(dir);
-  if (!dh) die_output("unable to read", 0, dir, 1);
+  if (!(dh = dir_list(p.fd))) die_output("unable to read", 0, dir, 1);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
     size_t len = strlen(d->d_name);
@@ -260,11 +299,12 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
     if (served(t, name) && !strncmp(d->d_name, dir_prefix(name, syntax), pl)) continue;
     if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
         || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
-    if (!ours(p.path.s)) continue;
-    if (unlink(p.path.s) == -1) die_output("unable to remove", 0, p.path.s, 1);
+    if (!ours(p.fd, d->d_name)) continue;
+    if (unlinkat(p.fd, d->d_name, 0) == -1) die_output("unable to remove", 0, p.path.s, 1);
     p.changed = 1;
   }
   closedir(dh);
+  close(p.fd);
   stralloc_free(&p.path); stralloc_free(&p.text);
   return p.changed;
 }
@@ -296,12 +336,17 @@ static int run_postmap(const char *type, const char *file)
 int postfix_write(struct tree *t, const char *file, const char *type)
 {
   stralloc text = {0}, db = {0};
-  int changed;
+  const char *base;
+  struct stat st;
+  int changed, dir = safedir_parent(file, &base);
+  if (dir == -1) die_output("unable to create", 0, file, 1);
+  tmp_sweep(dir);
   postfix_render(t, &text);
-  changed = write_if_changed(file, &text, 0600);
-  if (!stralloc_copys(&db, file) || !stralloc_cats(&db, !strcmp(type, "hash") ? ".db" : !strcmp(type, "lmdb") ? ".lmdb" : ".cdb")
+  changed = write_if_changed_at(dir, base, file, &text, 0600);
+  if (!stralloc_copys(&db, base) || !stralloc_cats(&db, !strcmp(type, "hash") ? ".db" : !strcmp(type, "lmdb") ? ".lmdb" : ".cdb")
       || !stralloc_0(&db)) die_nomem();
-  if (access(db.s, F_OK) == -1) changed = 1;
+  if (fstatat(dir, db.s, &st, AT_SYMLINK_NOFOLLOW) == -1) changed = 1;
+  close(dir);
   if (changed) run_postmap(type, file);
   stralloc_free(&text); stralloc_free(&db);
   return changed;

@@ -45,10 +45,12 @@ struct config {
   size_t kept;
 };
 
+#define CONFIG_MAX (64 * 1024)
 void config_defaults(struct config *cf);
 void config_read(struct config *cf, const char *path, int must_exist);
 void config_set(struct config *cf, const char *setting, const char *where);
 void config_ids(struct config *cf, uid_t *uid, gid_t *gid);
+void config_ids_known(struct config *cf, uid_t *uid, gid_t *gid);
 const char *config_setting(struct config *cf, const char *setting, const char **value);
 const char *config_text(struct config *cf, const char *text, size_t len,
                         unsigned long *lineno, const char **value);
@@ -61,10 +63,31 @@ struct qsni {
   const char *defaultpem;  /* control/servercert.pem */
   const char *skip;        /* a name being removed: left out of the tree */
   struct config cf;
+  int ctl, certs;          /* control/ and servercerts/ (-1: missing), from tree_open */
+  int lock;                /* held while the tree changes, else -1 */
+  const char *untrusted;   /* read without the checks: why servercerts/ is unsafe */
 };
+
+/* safedir.c: directories root can trust, by descriptor */
+#define SAFE_TRUST 1  /* every directory on the way root's alone, or exit 100 */
+#define SAFE_CREATE 2 /* make the last one if missing */
+int safedir_open(const char *path, int flags);
+int safedir_parent(const char *path, const char **base);
+#include <dirent.h>
+DIR *dir_list(int fd);
+const char *dir_untrusted(const struct stat *st, int on_the_way);
+void die_untrusted(const char *path, const struct stat *st, const char *why);
+
+/* treedir.c: servercerts/ and its directories, root's alone; the lock */
+#define TREE_READ 0
+#define TREE_WRITE 1
+void tree_open(struct qsni *q, int write);
+int name_dir(struct qsni *q, const char *name, int create);
+void tree_dir_mode(struct qsni *q, gid_t *gid, mode_t *mode);
 
 #define STAMP_MAX 160 /* 8 hex numbers and colons */
 #define CACHE_FILE ".qmail-sni.cache" /* in servercerts/: a dot name is no name */
+#define CACHE_MAX (128 * 1024 * 1024)  /* read no more: over 300,000 tenants */
 
 /* a certificate's SAN names, sorted for lookups (x509.c) */
 struct sanset { const char **v; size_t n; };
@@ -80,6 +103,7 @@ struct cert {
   int read;                       /* the file parsed: sans and digest hold */
   X509 *leaf;                     /* 0 if unread, or taken from the cache */
   mode_t mode;                    /* of the file */
+  off_t size;                     /* of the file */
   struct timespec ctime;          /* of the file */
   char stamp[STAMP_MAX];          /* device, inode, size, times, mode; or "" */
   stralloc sans;                  /* canonical SAN patterns, \0 after each;
@@ -108,17 +132,17 @@ struct cert *tree_find(struct tree *t, const char *name);
 
 /* cache.c: what reading each file found, so unchanged files are not read */
 struct cache {
-  const char *file;
+  int dir;                  /* servercerts/ */
   stralloc old, new;
   struct cache_line *lines; /* old, sorted by path */
   size_t len;
   struct timespec recent;   /* files changed since then are not cached */
 };
-void cache_load(struct cache *k, const char *file);
+void cache_load(struct cache *k, struct qsni *q);
 void cache_parse(struct cache *k);
 void cache_stamp(char key[STAMP_MAX], const struct stat *st);
 int cache_get(struct cache *k, struct cert *c);
-void cache_save(struct cache *k, struct tree *t);
+void cache_save(struct cache *k, struct qsni *q, struct tree *t);
 void cache_free(struct cache *k);
 
 /* x509.c: what the helper reads from certificates */
@@ -134,22 +158,33 @@ int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);
 void x509_cn(X509 *x, stralloc *out);
 
-/* atomic.c: a reader sees the old file or the new one, never half */
-int atomic_write(const char *path, const char *data, size_t len,
+/* atomic.c: a reader sees the old file or the new one, never half; all
+ * relative to a directory descriptor, no name followed */
+int atomic_write(int dir, const char *name, const char *data, size_t len,
                  unsigned mode, uid_t uid, gid_t gid, const char **step);
-int atomic_symlink(const char *target, const char *path);
-int dir_sync(const char *path);
-int file_same(const char *path, const char *data, size_t len);
-void tmp_sweep(const char *dir);
+int atomic_symlink(const char *target, int dir, const char *name);
+#define READ_FOLLOW 1 /* a file root was given: links followed */
+#define READ_OURS 2   /* state: root's alone, or refused */
+int read_at(int dir, const char *name, int flags, stralloc *out, size_t max, const char **why);
+int file_same(int dir, const char *name, const char *data, size_t len);
+long tmp_pid(const char *name);
+int tmp_sweep(int dir);
 
-/* readers.c: can the servers' users read a file */
-struct reader { const char *name; uid_t uid; gid_t gids[64]; int ngids; };
-int reader_get(struct reader *r, const char *user);
+/* readers.c: can the servers' users read a file, with one uid and gid */
+struct reader { const char *name; uid_t uid; gid_t gid; };
+int reader_get(struct reader *r, const char *spec);
 int reader_blocked(const struct reader *r, const char *path, stralloc *where, struct stat *st);
+const char *readers_next(const char *list, size_t *at, stralloc *one);
+int readers_in_group(struct config *cf, gid_t gid);
+const char *readers_refused(struct config *cf, const char *control, uid_t uid, gid_t gid, mode_t mode,
+                            gid_t dgid, mode_t dmode, stralloc *one);
 
 /* check_defaults.c: each server's default against servercert.pem */
 typedef void (*problemfn)(const char *name, const char *a, const char *b, const char *c);
 void check_defaults(struct qsni *q, struct tree *t, problemfn problem);
+
+/* check_safety.c: directories others could steer, and leftovers */
+void check_safety(struct qsni *q, struct tree *t, problemfn problem);
 
 /* check_outputs.c: each output against what sync would write now, and
  * the names a front end's own matching serves otherwise */
@@ -161,6 +196,9 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
 void postfix_render(struct tree *t, stralloc *out);
 const char *dovecot_syntax_detect(void);
 int write_if_changed(const char *path, stralloc *text, unsigned mode);
+int write_if_changed_at(int dir, const char *name, const char *path, stralloc *text, unsigned mode);
+int output_dir(const char *dir);
+int path_same(const char *path, const char *data, size_t len);
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax);
 int postfix_write(struct tree *t, const char *file, const char *type);
 /* shared with frontends.c */
@@ -189,7 +227,6 @@ int run_output(const char *const *args, char *buf, size_t size);
 void output_note(const char *name);
 void die_output(const char *what, const char *step, const char *path, int sys);
 void path_sbin(void);
-int files_same(const char *a, const char *b);
 int sans_equal(const stralloc *a, const stralloc *b);
 
 /* install_cert's as_default */
@@ -241,6 +278,7 @@ int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int as_default);
 void links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
+void links_dangling(struct qsni *q);
 int install_default(struct qsni *q, const char *name, int first);
 
 #endif

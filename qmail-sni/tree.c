@@ -2,6 +2,7 @@
  * once and shared by list, check, dovecot, postfix, sync and probe. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,15 +29,29 @@ static void digest(struct cert *c, STACK_OF(X509) *chain)
   EVP_MD_CTX_free(ctx);
 }
 
-/* strict: the server's own reader, every key decoded, as check wants */
-static void cert_read(struct cert *c, struct cache *k, int strict)
+/* strict: the server's own reader, every key decoded, as check wants.
+ * A tenant's file must be a regular file in its directory, no link: the
+ * helper writes it so, and the server's user, who may own it, cannot
+ * put a link there, since the directory is root's. */
+static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int strict)
 {
   STACK_OF(X509) *chain;
   EVP_PKEY *key;
   struct stat st;
+  stralloc rel = {0};
+  int r;
 
-  if (stat(c->path.s, &st) == 0) {
+  if (c->is_default) r = fstatat(q->ctl, "servercert.pem", &st, 0);
+  else {
+    if (!stralloc_copys(&rel, c->primary[0] ? c->primary : c->name) || !stralloc_cats(&rel, "/servercert.pem")
+        || !stralloc_0(&rel)) die_nomem();
+    r = q->certs == -1 ? -1 : fstatat(q->certs, rel.s, &st, AT_SYMLINK_NOFOLLOW);
+    stralloc_free(&rel);
+  }
+  if (r == 0) {
+    if (!S_ISREG(st.st_mode)) { c->why = S_ISLNK(st.st_mode) ? "a symbolic link, not a file" : "not a regular file"; return; }
     c->mode = st.st_mode;
+    c->size = st.st_size;
     c->ctime = st.st_ctim;
     cache_stamp(c->stamp, &st);
     if (k && cache_get(k, c)) { c->read = 1; return; }
@@ -95,9 +110,10 @@ static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d
   strcpy(c->primary, name);
   if (!stralloc_copys(&dir, q->servercerts) || !stralloc_cats(&dir, "/")
       || !stralloc_cats(&dir, name) || !stralloc_0(&dir)) die_nomem();
-  if (type == DT_LNK || (type == DT_UNKNOWN && lstat(dir.s, &st) == 0 && S_ISLNK(st.st_mode))) {
+  if (type == DT_LNK || (type == DT_UNKNOWN && fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                          && S_ISLNK(st.st_mode))) {
     c->is_link = 1;
-    n = readlink(dir.s, target, sizeof target - 1);
+    n = readlinkat(q->certs, name, target, sizeof target - 1);
     if (n > 0) {
       target[n] = 0;
       while (n > 1 && target[n - 1] == '/') target[--n] = 0;
@@ -111,20 +127,20 @@ static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d
   if (!stralloc_cats(&dir, "/servercert.pem")) die_nomem();
   c->path = dir;
   if (!stralloc_0(&c->path)) die_nomem();
-  if (!c->is_link) cert_read(c, k, strict);
+  if (!c->is_link) cert_read(c, q, k, strict);
 }
 
 /* a link reads as its primary: one read of the file however many names
  * link to it, and its SANs shared, not copied */
-static void links_read(struct tree *t, struct cache *k, int strict)
+static void links_read(struct tree *t)
 {
   size_t i;
   for (i = 0; i < t->len; ++i) {
     struct cert *c = &t->c[i], *p;
     if (!c->is_link) continue;
     p = c->primary[0] ? tree_find(t, c->primary) : 0;
-    if (!p || p->is_link) { cert_read(c, k, strict); continue; }
-    c->read = p->read; c->why = p->why; c->mode = p->mode; c->ctime = p->ctime;
+    if (!p || p->is_link) { c->why = "a link to no certificate"; continue; }
+    c->read = p->read; c->why = p->why; c->mode = p->mode; c->size = p->size; c->ctime = p->ctime;
     memcpy(c->stamp, p->stamp, sizeof c->stamp);
     memcpy(c->digest, p->digest, sizeof c->digest);
     c->not_after = p->not_after;
@@ -137,19 +153,14 @@ static void links_read(struct tree *t, struct cache *k, int strict)
 
 void tree_load(struct tree *t, struct qsni *q, int flags)
 {
-  DIR *dir;
+  DIR *dir = 0;
   struct dirent *d;
   struct cache cache, *k = 0;
-  stralloc file = {0};
 
   memset(t, 0, sizeof *t);
-  if (flags & TREE_CACHED) {
-    if (!stralloc_copys(&file, q->servercerts) || !stralloc_cats(&file, "/" CACHE_FILE)
-        || !stralloc_0(&file)) die_nomem();
-    cache_load(k = &cache, file.s);
-  }
-  dir = opendir(q->servercerts);
-  if (!dir && errno != ENOENT) {
+  tree_open(q, TREE_READ);
+  if ((flags & TREE_CACHED) && !q->untrusted) cache_load(k = &cache, q);
+  if (q->certs != -1 && !(dir = dir_list(q->certs))) {
     buffer_flush(buffer_1);
     diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   }
@@ -162,17 +173,17 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
   if (dir) closedir(dir);
   if (flags & TREE_DEFAULT) {
     struct cert *c = add(t);
+    struct stat st;
     c->is_default = 1;
-    if (!stralloc_copys(&c->path, q->control) || !stralloc_cats(&c->path, "/servercert.pem")
-        || !stralloc_0(&c->path)) die_nomem();
-    if (access(c->path.s, F_OK) == 0 || errno != ENOENT) cert_read(c, k, flags & TREE_STRICT);
+    if (!stralloc_copys(&c->path, q->defaultpem) || !stralloc_0(&c->path)) die_nomem();
+    if (fstatat(q->ctl, "servercert.pem", &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+      cert_read(c, q, k, flags & TREE_STRICT);
     else c->why = "missing";
   }
   qsort(t->c, t->len, sizeof *t->c, order);
-  links_read(t, k, flags & TREE_STRICT);
-  if (k && dir) cache_save(k, t);
+  links_read(t);
+  if (k && dir && q->lock != -1) cache_save(k, q, t);
   else if (k) cache_free(k);
-  stralloc_free(&file);
 }
 
 void tree_free(struct tree *t)

@@ -58,10 +58,10 @@ like "$out" '^qmail-sni: fatal: setting owner: no such user .*: no-such-user-her
 out=$("$QMAIL_SNI" -d "$Q" -s owner=no-such-user-here list 2>&1); ok $? "a command that writes no file does not care"
 
 out=$(timeout 20 "$QMAIL_SNI" -d "$Q" -s owner= -s group= install mail.alpha.test /dev/zero "$T/a.crt" 2>&1); rc=$?
-is "$rc:$out" "100:qmail-sni: fatal: /dev/zero: file too large (over 1 MB)" "a key file that never ends: stopped at the limit, and named"
+is "$rc:$out" "100:qmail-sni: fatal: unable to read /dev/zero: not a regular file" "a key file that never ends: refused unread, and named"
 head -c 2000000 /dev/zero > "$T/big.pem"
 out=$(sni install mail.alpha.test "$T/a.key" "$T/big.pem" 2>&1)
-is "$out" "qmail-sni: fatal: $T/big.pem: file too large (over 1 MB)" "the chain file too large: that file is named"
+is "$out" "qmail-sni: fatal: unable to read $T/big.pem: file too large (over 1 MB)" "the chain file too large: that file is named"
 
 # check reads as the server's user: the part of the path that stops it
 if [ "$(id -u)" = 0 ]; then
@@ -69,7 +69,7 @@ if [ "$(id -u)" = 0 ]; then
   chmod 700 "$S/mail.alpha.test"
   out=$("$QMAIL_SNI" -d "$Q" -s readers=nobody check 2>&1); rc=$?
   is "$rc" 100 "a file the server's user cannot reach: check exits 100"
-  like "$out" "^$S/mail.alpha.test/servercert.pem: nobody cannot read it: $S is a directory it cannot search" \
+  like "$out" "^$S/mail.alpha.test/servercert.pem: nobody cannot read it: $S/mail.alpha.test is a directory it cannot search" \
     "and names the first directory that stops it"
   out=$("$QMAIL_SNI" -d "$Q" -s readers=no-such-user-here check 2>&1)
   like "$out" '^no-such-user-here: no such user' "a reader that does not exist is said"

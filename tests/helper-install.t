@@ -28,7 +28,7 @@ is "$(readlink "$S/smtp.alpha.test")" mail.alpha.test "SAN smtp.alpha.test links
 is "$(readlink "$S/alpha.test")" mail.alpha.test "SAN alpha.test links to mail.alpha.test"
 is "$(readlink "$S/*.alpha.test")" mail.alpha.test "wildcard SAN links as *.alpha.test"
 cmp -s "$C/servercert.pem" "$f"; ok $? "--default also installs control/servercert.pem"
-is "$(ls -A "$S" | wc -l):$(ls -A "$S" | grep -c '^\.')" "4:0" "four names, no temporary files left behind"
+is "$(ls -A "$S" | wc -l):$(ls -A "$S" | grep -c '\.tmp\.')" "5:0" "four names and the lock, no temporary files left behind"
 
 sni -s mode=0600 install mail.beta.test "$T/b.key" "$T/b.crt"
 is "$(stat -c %a "$S/mail.beta.test/servercert.pem")" 600 "mode from the settings"
