@@ -64,6 +64,7 @@ void check_safety(struct qsni *q, struct tree *t, problemfn problem)
   stralloc p = {0};
   size_t i;
 
+  if (safedir_unsafe) problem(safedir_unsafe, "unsafe directory on the way to the tree", fix(&safedir_st, safedir_why), 0);
   one_dir(q->ctl, q->control, problem);
   if (q->certs != -1) one_dir(q->certs, q->servercerts, problem);
   for (i = 0; i < t->len; ++i) {

@@ -65,12 +65,15 @@ struct qsni {
   struct config cf;
   int ctl, certs;          /* control/ and servercerts/ (-1: missing), from tree_open */
   int lock;                /* held while the tree changes, else -1 */
-  const char *untrusted;   /* read without the checks: why servercerts/ is unsafe */
+  const char *untrusted;   /* read without the checks: what is unsafe, or 0 */
 };
 
 /* safedir.c: directories root can trust, by descriptor */
 #define SAFE_TRUST 1  /* every directory on the way root's alone, or exit 100 */
 #define SAFE_CREATE 2 /* make the last one if missing */
+#define SAFE_ASK 4    /* only note the first one refused, in safedir_unsafe */
+extern const char *safedir_unsafe, *safedir_why;
+extern struct stat safedir_st;
 int safedir_open(const char *path, int flags);
 int safedir_parent(const char *path, const char **base);
 #include <dirent.h>

@@ -50,9 +50,25 @@ void die_untrusted(const char *path, const struct stat *st, const char *why)
   die(EXIT_PERM, "fatal: ", path, ": ", why);
 }
 
-/* open path as a directory: every component checked when
- * SAFE_TRUST, the last made (0700, for the caller to own and mode) when
- * SAFE_CREATE. -1 with errno when a part is missing or unreadable. */
+/* SAFE_ASK: the first directory refused, its stat and why */
+const char *safedir_unsafe, *safedir_why;
+struct stat safedir_st;
+
+static void refuse(int flags, const char *path, const struct stat *st, const char *why)
+{
+  static stralloc said;
+  if (!(flags & SAFE_ASK)) die_untrusted(path, st, why);
+  if (safedir_unsafe) return;
+  str0(&said, path);
+  safedir_unsafe = said.s;
+  safedir_why = why;
+  safedir_st = *st;
+}
+
+/* open path as a directory: every component checked when SAFE_TRUST
+ * (or only noted in safedir_unsafe when SAFE_ASK), the last made (0700,
+ * for the caller to own and mode) when SAFE_CREATE. -1 with errno when a
+ * part is missing or unreadable. */
 int safedir_open(const char *path, int flags)
 {
   stralloc todo = {0}, done = {0}, next = {0};
@@ -69,8 +85,8 @@ int safedir_open(const char *path, int flags)
   if (!stralloc_cats(&todo, path) || !stralloc_0(&todo)) die_nomem();
   str0(&done, "/"); --done.len;
   if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) return -1;
-  if ((flags & SAFE_TRUST) && fstat(fd, &st) == 0 && dir_untrusted(&st, 1))
-    die_untrusted("/", &st, dir_untrusted(&st, 1));
+  if ((flags & (SAFE_TRUST | SAFE_ASK)) && fstat(fd, &st) == 0 && dir_untrusted(&st, 1))
+    refuse(flags, "/", &st, dir_untrusted(&st, 1));
   for (;;) {
     const char *c;
     size_t len;
@@ -115,9 +131,9 @@ int safedir_open(const char *path, int flags)
     }
     else if ((done.len > 1 && !stralloc_cats(&done, "/")) || !stralloc_catb(&done, c, len)) die_nomem();
     if (fstat(fd, &st) == -1) goto fail;
-    if (flags & SAFE_TRUST) {
+    if (flags & (SAFE_TRUST | SAFE_ASK)) {
       const char *why = dir_untrusted(&st, !last);
-      if (why) { if (!stralloc_0(&done)) die_nomem(); die_untrusted(done.s, &st, why); }
+      if (why) { if (!stralloc_0(&done)) die_nomem(); refuse(flags, done.s, &st, why); --done.len; }
     }
   }
   stralloc_free(&todo); stralloc_free(&done); stralloc_free(&next);

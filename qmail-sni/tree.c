@@ -182,7 +182,7 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
   }
   qsort(t->c, t->len, sizeof *t->c, order);
   links_read(t);
-  if (k && dir && q->lock != -1) cache_save(k, q, t);
+  if (k && dir) cache_save(k, q, t);
   else if (k) cache_free(k);
 }
 

@@ -123,7 +123,8 @@ void tree_open(struct qsni *q, int write)
   if (q->lock != -1 || (!write && q->ctl != -1)) return;
   if (q->ctl != -1) close(q->ctl);
   if (q->certs != -1) close(q->certs);
-  q->ctl = safedir_open(q->control, write ? SAFE_TRUST : 0);
+  safedir_unsafe = 0;
+  q->ctl = safedir_open(q->control, write ? SAFE_TRUST : SAFE_ASK);
   if (q->ctl == -1) diesys(EXIT_TEMP, "fatal: unable to open ", q->control);
   q->certs = openat(q->ctl, "servercerts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (q->certs == -1 && errno == ENOENT && write) {
@@ -134,9 +135,12 @@ void tree_open(struct qsni *q, int write)
   }
   if (q->certs == -1 && errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to open ", q->servercerts);
   if (!write) {
-    if (q->certs != -1 && fstat(q->certs, &st) == 0) q->untrusted = dir_untrusted(&st, 0);
+    q->untrusted = safedir_unsafe;
+    if (!q->untrusted && q->certs != -1 && fstat(q->certs, &st) == 0 && dir_untrusted(&st, 0))
+      q->untrusted = q->servercerts;
     return;
   }
+  q->untrusted = 0;
   if (own(q, q->certs, q->servercerts) && !made) migrate(q);
   lock(q);
 }

@@ -36,9 +36,9 @@ mkdir -p "$S/garbage.test"; echo junk > "$S/garbage.test/servercert.pem"
 mkdir -p "$S/wrongname.test"; cp "$T/w.pem" "$S/wrongname.test/servercert.pem"
 mkdir -p "$S/mail.beta.test"; cp "$T/b.pem" "$S/mail.beta.test/servercert.pem"
 mkdir -p "$S/open.test"; make_cert "$T/o" open.test ec 30 open.test; cp "$T/o.pem" "$S/open.test/servercert.pem"; chmod 644 "$S/open.test/servercert.pem"
-ln -s gone.test "$S/dangling.test"
 mkdir -p "$S/Upper.Test"
 out=$(sni install later.test "$T/later.key" "$T/later.crt" 2>&1); rc=$?
+ln -s gone.test "$S/dangling.test" # after the install, whose sync would remove it
 is "$rc" 0 "install takes a certificate not yet valid by this host's clock"
 like "$out" "^qmail-sni: warning: later\.test: the certificate is not valid until $(date -u -d tomorrow +%Y-%m-%d) .* by this host's clock: is the clock right\?\$" "and warns, with the date"
 out=$(sni check --warn-days 20); rc=$?
