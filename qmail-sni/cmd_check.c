@@ -74,28 +74,11 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
   stralloc_free(&out);
 }
 
-/* "user:group" of an owner, by name where there is one */
-static const char *owner_name(uid_t uid, gid_t gid)
-{
-  static stralloc s;
-  char num[FMT_ULONG];
-  struct passwd *pw = getpwuid(uid);
-  struct group *gr = getgrgid(gid);
-  if (pw) str0(&s, pw->pw_name);
-  else { num[fmt_ulong(num, (unsigned long)uid)] = 0; str0(&s, num); }
-  --s.len;
-  if (!stralloc_cats(&s, ":")) die_nomem();
-  if (gr) { if (!stralloc_cats(&s, gr->gr_name)) die_nomem(); }
-  else if (!stralloc_catb(&s, num, fmt_ulong(num, (unsigned long)gid))) die_nomem();
-  if (!stralloc_0(&s)) die_nomem();
-  return s.s;
-}
-
 /* every file the servers read, as each configured reader: the part of
  * the path that stops one, with its owner and mode */
 static void check_readers(struct qsni *q, struct tree *t)
 {
-  stralloc one = {0}, where = {0}, why = {0};
+  stralloc one = {0}, where = {0}, why = {0}, own = {0};
   struct reader r;
   struct stat st;
   char mode[FMT_8LONG + 1];
@@ -115,12 +98,12 @@ static void check_readers(struct qsni *q, struct tree *t)
       /* one line: who, which part stops them, and its mode and owner */
       if (!stralloc_copys(&why, S_ISDIR(st.st_mode) ? " is a directory it cannot search (mode 0" : " is a file it cannot read (mode 0")
           || !stralloc_cats(&why, mode) || !stralloc_cats(&why, ", owner ")
-          || !stralloc_cats(&why, owner_name(st.st_uid, st.st_gid)) || !stralloc_cats(&why, ")")
+          || !stralloc_cats(&why, owner_name(st.st_uid, st.st_gid, &own)) || !stralloc_cats(&why, ")")
           || !stralloc_0(&why)) die_nomem();
       problem4(c->path.s, user, " cannot read it: ", where.s, why.s);
     }
   }
-  stralloc_free(&one); stralloc_free(&where); stralloc_free(&why);
+  stralloc_free(&one); stralloc_free(&where); stralloc_free(&why); stralloc_free(&own);
 }
 
 /* control/servercert.pem older than the certificate it came from: the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <fmt.h>
 
 #include "qmail-sni.h"
 
@@ -132,15 +133,22 @@ static void link_sans(struct qsni *q, const char *name, const char *sans, size_t
  * changes, rather than served as the default later */
 static void readers_can(struct qsni *q, const char *name, uid_t uid, gid_t gid)
 {
-  stralloc one = {0};
+  stralloc one = {0}, fo = {0}, dow = {0};
+  char fm[FMT_8LONG], dm[FMT_8LONG];
   gid_t dgid;
   mode_t dmode;
   const char *who;
   tree_dir_mode(q, &dgid, &dmode);
-  if ((who = readers_refused(&q->cf, q->control, uid, gid, (mode_t)q->cf.mode, dgid, dmode, &one)))
-    die(EXIT_PERM, "fatal: refusing ", name, ": reader ", who, " (setting readers) could not read its servercert.pem:"
-        " set owner or group to the server's user or group, or fix readers");
-  stralloc_free(&one);
+  if (!(who = readers_refused(&q->cf, q->control, uid, gid, (mode_t)q->cf.mode, dgid, dmode, &one))) {
+    stralloc_free(&one);
+    return;
+  }
+  fm[fmt_8long(fm, q->cf.mode)] = 0;
+  dm[fmt_8long(dm, dmode)] = 0;
+  die(EXIT_PERM, "fatal: refusing ", name, ": reader ", who, " (setting readers) could not read ",
+      q->servercerts, "/", name, "/servercert.pem, which would be ", owner_name(uid, gid, &fo), " 0", fm,
+      " in directories ", owner_name(geteuid(), dgid, &dow), " 0", dm,
+      ": set owner or group to the server's user or group, or fix readers");
 }
 
 int install_cert(struct qsni *q, const char *name_in, const char *keyfile,

@@ -13,7 +13,6 @@
 
 /* a reload that failed is tried again on every later run until it
  * works: servercerts/.qmail-sni.reload lists the servers still owed one */
-#define PENDING_FILE ".qmail-sni.reload"
 
 /* the servers a reload can be owed to, by their names in the file */
 static const struct { int flag; const char *name, *setting; } servers[] = {
@@ -32,6 +31,17 @@ const char *pending_name(int flag)
   return "";
 }
 
+static const char *reload_command(const struct config *cf, int flag)
+{
+  switch (flag) {
+    case PENDING_DOVECOT: return cf->dovecot_reload;
+    case PENDING_POSTFIX: return cf->postfix_reload;
+    case PENDING_TLSWRAPPER: return cf->tlswrapper_reload;
+    case PENDING_STUNNEL: return cf->stunnel_reload;
+    default: return cf->s6_reload;
+  }
+}
+
 /* which reloads are owed: PENDING_ flags, a line each in the file */
 int reload_pending(struct qsni *q)
 {
@@ -41,8 +51,12 @@ int reload_pending(struct qsni *q)
   int r = 0;
   tree_open(q, TREE_READ);
   if (q->certs == -1) return 0;
-  if (read_at(q->certs, PENDING_FILE, READ_OURS, &text, 4096, &why) == -1)
-    carp("warning: ", q->servercerts, "/" PENDING_FILE " ignored: ", why);
+  if (read_at(q->certs, PENDING_FILE, READ_OURS, &text, 4096, &why) == -1) {
+    /* what it held is unknown: every server with a reload is owed one */
+    carp("warning: ", q->servercerts, "/" PENDING_FILE " ignored: ", why, "; every server is reloaded");
+    for (i = 0; i < NSERVERS; ++i)
+      if (*reload_command(&q->cf, servers[i].flag)) r |= servers[i].flag;
+  }
   else
     for (i = 0; i < text.len; i = j + 1) {
       size_t k;
@@ -119,17 +133,6 @@ static int write_outputs(struct qsni *q)
   tree_free(&t);
   stralloc_free(&text);
   return changed;
-}
-
-static const char *reload_command(const struct config *cf, int flag)
-{
-  switch (flag) {
-    case PENDING_DOVECOT: return cf->dovecot_reload;
-    case PENDING_POSTFIX: return cf->postfix_reload;
-    case PENDING_TLSWRAPPER: return cf->tlswrapper_reload;
-    case PENDING_STUNNEL: return cf->stunnel_reload;
-    default: return cf->s6_reload;
-  }
 }
 
 int sync_outputs(struct qsni *q, int *changed)

@@ -90,6 +90,7 @@ void tree_dir_mode(struct qsni *q, gid_t *gid, mode_t *mode);
 
 #define STAMP_MAX 160 /* 8 hex numbers and colons */
 #define CACHE_FILE ".qmail-sni.cache" /* in servercerts/: a dot name is no name */
+#define PENDING_FILE ".qmail-sni.reload" /* in servercerts/: reloads owed */
 #define CACHE_MAX (128 * 1024 * 1024)  /* read no more: over 300,000 tenants */
 
 /* a certificate's SAN names, sorted for lookups (x509.c) */
@@ -179,6 +180,7 @@ int reader_get(struct reader *r, const char *spec);
 int reader_blocked(const struct reader *r, const char *path, stralloc *where, struct stat *st);
 const char *readers_next(const char *list, size_t *at, stralloc *one);
 int readers_in_group(struct config *cf, gid_t gid);
+const char *owner_name(uid_t uid, gid_t gid, stralloc *out);
 const char *readers_refused(struct config *cf, const char *control, uid_t uid, gid_t gid, mode_t mode,
                             gid_t dgid, mode_t dmode, stralloc *one);
 

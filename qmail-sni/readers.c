@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fmt.h>
 #include <scan.h>
 
 #include "qmail-sni.h"
@@ -114,4 +115,20 @@ const char *readers_refused(struct config *cf, const char *control, uid_t uid, g
   }
   stralloc_free(&where);
   return no;
+}
+
+/* "user:group" of an owner, by name where there is one, in *out */
+const char *owner_name(uid_t uid, gid_t gid, stralloc *out)
+{
+  char num[FMT_ULONG];
+  struct passwd *pw = getpwuid(uid);
+  struct group *gr = getgrgid(gid);
+  if (pw) str0(out, pw->pw_name);
+  else { num[fmt_ulong(num, (unsigned long)uid)] = 0; str0(out, num); }
+  --out->len;
+  if (!stralloc_cats(out, ":")) die_nomem();
+  if (gr) { if (!stralloc_cats(out, gr->gr_name)) die_nomem(); }
+  else if (!stralloc_catb(out, num, fmt_ulong(num, (unsigned long)gid))) die_nomem();
+  if (!stralloc_0(out)) die_nomem();
+  return out->s;
 }

@@ -63,11 +63,21 @@ static void path_of(stralloc *p, struct qsni *q, const char *name)
       || !stralloc_0(p)) die_nomem();
 }
 
+/* name removed if it is not a file of root's (any, if all): said in *gone */
+static void not_ours(struct qsni *q, const char *name, int all, stralloc *gone)
+{
+  struct stat st;
+  if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == -1) return;
+  if (!all && S_ISREG(st.st_mode) && st.st_uid == geteuid()) return;
+  if (unlinkat(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
+  if (!stralloc_cats(gone, gone->len ? ", " : "; removed ") || !stralloc_cats(gone, name)) die_nomem();
+}
+
 /* the previous release's tree: every directory in it made root's, and
  * the cache, which its owner could write, dropped */
 static void migrate(struct qsni *q)
 {
-  stralloc p = {0};
+  stralloc p = {0}, gone = {0};
   struct dirent *d;
   DIR *dh;
   int n = 0;
@@ -83,11 +93,17 @@ static void migrate(struct qsni *q)
     close(sub);
   }
   closedir(dh);
-  unlinkat(q->certs, CACHE_FILE, 0);
+  /* state the owner could have written or planted: the cache is
+   * rebuilt, the others are made anew when needed */
+  not_ours(q, CACHE_FILE, 1, &gone);
+  not_ours(q, LOCK_FILE, 0, &gone);
+  not_ours(q, PENDING_FILE, 0, &gone);
+  if (gone.len && !stralloc_cats(&gone, ", which the owner could have written")) die_nomem();
+  if (!stralloc_0(&gone)) die_nomem();
   num[fmt_ulong(num, (unsigned long)n)] = 0;
   carp("migrated ", q->servercerts, ": its directories are root's now (", num,
-       " more were the owner's), so that the server's user cannot steer root");
-  stralloc_free(&p);
+       " more were the owner's), so that the server's user cannot steer root", gone.s);
+  stralloc_free(&p); stralloc_free(&gone);
 }
 
 /* one run at a time: a second waits, and says so once */

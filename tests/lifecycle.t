@@ -60,13 +60,14 @@ step() {
     is "$got" "$want" "$what: $name gets ${pair#*=}"
   done
   out=$(env -i PATH=/usr/bin:/bin "$QMAIL_SNI" -d "$Q" -c "$CONF" probe "127.0.0.1:$P" --starttls smtp 2>&1)
-  ok $? "$what: qmail-sni probe finds every name served as the rule picks"
-  [ $? = 0 ] || diag "$out"
+  rc=$?
+  ok "$rc" "$what: qmail-sni probe finds every name served as the rule picks"
+  [ "$rc" = 0 ] || diag "$out"
 }
 
 deploy a.example a1; ok $? "first issue, under umask 077 from cron: exit 0"
-is "$(stat -c %a:%G "$S" "$S/a.example" | tr '\n' ' ')" "750:nogroup 750:nogroup " \
-  "servercerts/ and servercerts/a.example: 0750 and the group, whatever the umask"
+is "$(stat -c %U:%a:%G "$S" "$S/a.example" | tr '\n' ' ')" "root:750:nogroup root:750:nogroup " \
+  "servercerts/ and servercerts/a.example: root's, 0750 and the group, whatever the umask"
 step "first issue, no default configured" a.example=a1 www.a.example=a1 -=a1 unknown.example=a1
 
 deploy a.example a2; ok $? "renewal of the certificate that is the default"
