@@ -8,6 +8,11 @@ HARNESS=$TOP/tests/smtpd-harness
 QMAIL_SNI=$TOP/qmail-sni/qmail-sni
 T=$(mktemp -d "${TMPDIR:-/tmp}/qmail-sni-test.XXXXXX")
 chmod 755 "$T"
+# never the host's /etc/qmail-sni.conf, and never the default reloads,
+# which act on the host's Dovecot and Postfix: a test's own settings,
+# with -c or -s, start from these
+printf 'dovecot_reload =\npostfix_reload =\n' > "$T/host-free.conf"
+export QMAILSNI_CONF=$T/host-free.conf
 _n=0 _failed=0 _pids="" _on_exit=""
 
 # on_exit CMD: run CMD (a string) when the test ends, before the kills
@@ -289,9 +294,11 @@ EOF
 
 # start_postfix DIR DEFAULTPEM MAP PORT: a private Postfix instance with
 # config DIR/etc, smtpd on 127.0.0.1:PORT only, tls_server_sni_maps MAP
-# (TYPE:FILE); stopped, and the system main.cf restored, on exit
+# (TYPE:FILE); stopped on exit. As root, postfix -c starts, reloads and
+# stops an instance that the host's main.cf does not name (3.7 and 3.10
+# alike), so the host's configuration is never touched.
 start_postfix() {
-  local d=$1 def=$2 map=$3 port=$4 alt
+  local d=$1 def=$2 map=$3 port=$4
   mkdir -p "$d/etc" "$d/queue" "$d/data"
   chown postfix "$d/data"
   sed "s/^smtp      inet  n       -       y       -       -       smtpd\$/127.0.0.1:$port inet n - n - - smtpd/" \
@@ -307,15 +314,11 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 myhostname = mail.host.test
 mydestination =
-multi_instance_name = postfix-qmail-sni-test
 smtpd_tls_security_level = may
 smtpd_tls_chain_files = $def
 tls_server_sni_maps = $map
 EOF
-  # Postfix starts a private instance only if the default main.cf names it
-  alt=$(postconf -h alternate_config_directories)
-  postconf -e "alternate_config_directories = ${alt:+$alt, }$d/etc"
-  on_exit "postfix -c '$d/etc' stop >/dev/null 2>&1; if [ -n '$alt' ]; then postconf -e 'alternate_config_directories = $alt'; else postconf -X alternate_config_directories; fi"
+  on_exit "postfix -c '$d/etc' stop >/dev/null 2>&1"
   # start-up errors reach stderr only on a terminal
   script -qc "postfix -c '$d/etc' start" /dev/null > "$d/start.out" 2>&1 ||
     bail "postfix did not start: $(cat "$d/start.out")"
