@@ -193,6 +193,8 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   a = reload_pending(q);
   for (j = 1; j <= PENDING_S6; j <<= 1)
     if (a & (int)j) problem(pending_name((int)j), "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);
+  if (a & PENDING_OUTPUTS)
+    problem("outputs", "owed since a deploy: dehydrated's exit_hook, certbot's --post-hook or qmail-sni sync writes them", 0, 0);
   if (prom) prometheus(q, &t, prom);
   tree_free(&t);
   return problems ? EXIT_PERM : 0;

@@ -1,24 +1,24 @@
-/* qmail-sni deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE
- * TIMESTAMP: dehydrated's hook (HOOK=qmail-sni). qmail-sni certbot: the
- * same for certbot's --deploy-hook. Both install, sync, then sync(2). */
+/* dehydrated's hook (HOOK=qmail-sni) and certbot's: a certificate is
+ * installed at deploy_cert (unchanged_cert: only if the tree lacks it or
+ * holds another), and the outputs are written and the servers reloaded
+ * once, at exit_hook (certbot: --post-hook "qmail-sni sync"). Until
+ * then they are owed, so a run that never gets there leaves them to the
+ * next run or sync. */
+#include <dirent.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <errno.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <fcntl.h>
+#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
-/* A failed reload holds back no certificate: it is owed, retried on
- * every run and reported by check, and the hook exits 0, since a
- * non-zero exit stops dehydrated before the next domain. */
-static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain)
+static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain, int flags)
 {
-  int changed;
-  install_cert(q, name, key, fullchain, install_default(q, name, 1));
-  output_note(name);
-  if (sync_outputs(q, &changed))
-    carp("warning: ", name, " is installed; a server reload failed and is owed (see qmail-sni check)");
+  if (install_cert(q, name, key, fullchain, install_default(q, name, 1) | flags) == INSTALL_DONE)
+    outputs_owed(q);
   sync();
   return 0;
 }
@@ -34,17 +34,87 @@ const char *deploy_args(int argc, char **argv)
   return 0;
 }
 
-int cmd_deploy_cert(struct qsni *q, int argc, char **argv)
+static int hook(struct qsni *q, int argc, char **argv, int flags)
 {
   const char *why = deploy_args(argc, argv);
   stralloc shown = {0};
   if (why && !strcmp(why, "too few arguments"))
-    usage_error("deploy_cert", "needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE TIMESTAMP", 0);
+    usage_error(argv[0], "needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE", 0);
   if (why) {
     printable(&shown, argv[1]);
-    die(EXIT_PERM, "fatal: deploy_cert ", shown.s, ": ", why);
+    die(EXIT_PERM, "fatal: ", argv[0], " ", shown.s, ": ", why);
   }
-  return deploy(q, argv[1], argv[2], argv[4]);
+  return deploy(q, argv[1], argv[2], argv[4], flags);
+}
+
+int cmd_deploy_cert(struct qsni *q, int argc, char **argv) { return hook(q, argc, argv, 0); }
+
+/* dehydrated calls it for every certificate not yet due: a host that
+ * switches to this hook adopts what it already has */
+int cmd_unchanged_cert(struct qsni *q, int argc, char **argv) { return hook(q, argc, argv, INSTALL_IF_CHANGED); }
+
+/* once per dehydrated run: the owed outputs and reloads. A failed
+ * reload stays owed and is reported by check; dehydrated's run is over,
+ * and exits 0 past it */
+int cmd_exit_hook(struct qsni *q, int argc, char **argv)
+{
+  (void)argc; (void)argv;
+  if (!reload_pending(q)) return 0;
+  if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed (see qmail-sni check)");
+  return 0;
+}
+
+/* the name a lineage is installed under: its directory's, if the
+ * certificate covers it, else the certificate's first name */
+static int lineage_name(const char *dir, const char *cert, stralloc *name)
+{
+  stralloc sans = {0}, text = {0};
+  const char *why, *base = strrchr(dir, '/');
+  char canon[SNI_NAME_MAX + 1];
+  BIO *bio;
+  X509 *leaf;
+  int ok = 0;
+  base = base ? base + 1 : dir;
+  if (read_at(AT_FDCWD, cert, READ_FOLLOW, &text, SERVERCERT_MAX, &why) != 1) return 0;
+  bio = BIO_new_mem_buf(text.s, (int)text.len);
+  leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  BIO_free(bio);
+  stralloc_free(&text);
+  if (!leaf) return 0;
+  x509_sans(leaf, &sans);
+  if (sni_pattern_canon(canon, base, strlen(base)) == SNI_OK && x509_covers(sans.s, sans.len, canon) == 2) {
+    str0(name, canon); ok = 1;
+  }
+  else if (sans.len) { str0(name, sans.s); ok = 1; }
+  X509_free(leaf);
+  stralloc_free(&sans);
+  return ok;
+}
+
+/* certbot --all [LIVE]: every lineage under LIVE (/etc/letsencrypt/live)
+ * adopted, then the outputs written once */
+static int certbot_all(struct qsni *q, const char *live)
+{
+  stralloc dir = {0}, key = {0}, chain = {0}, name = {0};
+  struct dirent *d;
+  DIR *dh = opendir(live);
+  int done = 0;
+
+  if (!dh) diesys(errno == ENOENT ? EXIT_PERM : EXIT_TEMP, "fatal: unable to read ", live);
+  while ((d = readdir(dh))) {
+    if (d->d_name[0] == '.') continue;
+    if (!stralloc_copys(&dir, live) || !stralloc_cats(&dir, "/") || !stralloc_cats(&dir, d->d_name)
+        || !stralloc_copy(&key, &dir) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
+        || !stralloc_copy(&chain, &dir) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain)
+        || !stralloc_0(&dir)) die_nomem();
+    if (access(chain.s, F_OK) == -1) continue; /* not a lineage: certbot's README */
+    if (!lineage_name(dir.s, chain.s, &name)) { carp("warning: ", chain.s, ": no certificate with a name: left alone"); continue; }
+    if (install_cert(q, name.s, key.s, chain.s, install_default(q, name.s, 1) | INSTALL_IF_CHANGED) == INSTALL_DONE) ++done;
+  }
+  closedir(dh);
+  stralloc_free(&dir); stralloc_free(&key); stralloc_free(&chain); stralloc_free(&name);
+  if (done) outputs_owed(q);
+  return sync_outputs(q, 0);
 }
 
 int cmd_certbot(struct qsni *q, int argc, char **argv)
@@ -53,16 +123,19 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
   const char *domains = getenv("RENEWED_DOMAINS");
   stralloc name = {0}, key = {0}, chain = {0};
   int r;
-  (void)argv;
-  if (argc != 1) usage_error("certbot", "takes no arguments (certbot passes RENEWED_LINEAGE and RENEWED_DOMAINS)", argv[1]);
+  if (argc >= 2 && !strcmp(argv[1], "--all")) {
+    if (argc > 3) usage_error("certbot", "--all takes one directory at most", argv[3]);
+    return certbot_all(q, argc == 3 ? argv[2] : "/etc/letsencrypt/live");
+  }
+  if (argc != 1) usage_error("certbot", "takes no arguments but --all [LIVE] (certbot passes RENEWED_LINEAGE and RENEWED_DOMAINS)", argv[1]);
   if (!lineage || !*lineage || !domains || !*domains)
-    die(EXIT_PERM, "fatal: RENEWED_LINEAGE and RENEWED_DOMAINS must be set: run me as certbot --deploy-hook 'qmail-sni certbot'");
+    die(EXIT_PERM, "fatal: RENEWED_LINEAGE and RENEWED_DOMAINS must be set: run me as certbot --deploy-hook '/usr/local/bin/qmail-sni certbot'");
   while (*domains == ' ') ++domains;
   if (!stralloc_copyb(&name, domains, strcspn(domains, " ")) || !stralloc_0(&name)
       || !stralloc_copys(&key, lineage) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
       || !stralloc_copys(&chain, lineage) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain))
     die_nomem();
-  r = deploy(q, name.s, key.s, chain.s);
+  r = deploy(q, name.s, key.s, chain.s, 0);
   stralloc_free(&name); stralloc_free(&key); stralloc_free(&chain);
   return r;
 }

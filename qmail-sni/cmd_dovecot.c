@@ -25,7 +25,7 @@ int cmd_dovecot(struct qsni *q, int argc, char **argv)
   if (!syntax) syntax = *q->cf.dovecot_syntax ? q->cf.dovecot_syntax : dovecot_syntax_detect();
   if (file || dir) tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
-  if (dir) dovecot_write_dir(&t, dir, syntax);
+  if (dir) dovecot_write_dir(&t, dir, syntax, 0);
   else {
     dovecot_render(&t, syntax, &text);
     if (file) write_if_changed(file, &text, 0644);

@@ -10,6 +10,8 @@
 #include <buffer.h>
 #include <errmsg.h>
 #include <fmt.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
@@ -60,9 +62,11 @@ static int link_target(struct qsni *q, const char *entry, char target[SNI_NAME_M
   return 1;
 }
 
-/* remove links in servercerts/ to name that sans (if any) does not list */
-void links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
+/* remove links in servercerts/ to name that sans (if any) does not
+ * list: how many */
+int links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
 {
+  int n = 0;
   struct dirent *d;
   struct sanset set;
   char target[SNI_NAME_MAX + 2];
@@ -72,12 +76,15 @@ void links_prune(struct qsni *q, const char *name, const char *sans, size_t len)
   sanset_make(&set, sans ? sans : "", sans ? len : 0);
   while ((d = readdir(dir))) {
     if (d->d_name[0] == '.' || d->d_type == DT_DIR || !link_target(q, d->d_name, target)) continue;
-    if (!strcmp(target, name) && (!sans || sanset_covers(&set, d->d_name) != 2)
-        && unlinkat(q->certs, d->d_name, 0) == -1)
-      diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", d->d_name);
+    if (!strcmp(target, name) && (!sans || sanset_covers(&set, d->d_name) != 2)) {
+      if (unlinkat(q->certs, d->d_name, 0) == -1)
+        diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", d->d_name);
+      ++n;
+    }
   }
   closedir(dir);
   sanset_free(&set);
+  return n;
 }
 
 /* remove links whose name has no directory: what a run killed between
@@ -100,6 +107,34 @@ void links_dangling(struct qsni *q)
     carp("removed ", q->servercerts, "/", d->d_name, ": a link to ", target, ", which is gone");
   }
   closedir(dir);
+}
+
+/* the SANs of the certificate in servercert.pem text, or none */
+static void old_sans(const stralloc *text, stralloc *sans)
+{
+  BIO *bio = text->len ? BIO_new_mem_buf(text->s, (int)text->len) : 0;
+  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  if (!stralloc_copys(sans, "")) die_nomem();
+  if (leaf) x509_sans(leaf, sans);
+  X509_free(leaf);
+  BIO_free(bio);
+  ERR_clear_error();
+}
+
+/* the links to name that the old certificate's SANs made and the new
+ * one's do not list: a renewal reads its own names, not the tree */
+static void links_dropped(struct qsni *q, const char *name, const stralloc *old, const stralloc *sans)
+{
+  struct sanset set;
+  char target[SNI_NAME_MAX + 2];
+  size_t i;
+  sanset_make(&set, sans->s ? sans->s : "", sans->len);
+  for (i = 0; i < old->len; i += strlen(old->s + i) + 1) {
+    const char *s = old->s + i;
+    if (!strcmp(s, name) || sanset_covers(&set, s) == 2 || !link_target(q, s, target) || strcmp(target, name)) continue;
+    if (unlinkat(q->certs, s, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", s);
+  }
+  sanset_free(&set);
 }
 
 static void link_sans(struct qsni *q, const char *name, const char *sans, size_t len)
@@ -151,16 +186,19 @@ static void readers_can(struct qsni *q, const char *name, uid_t uid, gid_t gid)
       ": set owner or group to the server's user or group, or fix readers");
 }
 
+/* INSTALL_UNCHANGED when INSTALL_IF_CHANGED finds the same bytes in
+ * place, else INSTALL_DONE */
 int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
-                 const char *chainfile, int as_default)
+                 const char *chainfile, int flags)
 {
-  char name[SNI_NAME_MAX + 1], when[32];
-  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0};
+  char name[SNI_NAME_MAX + 1], when[32], num[FMT_ULONG];
+  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0};
   X509 *leaf;
   const char *step, *why;
   uid_t uid;
   gid_t gid;
-  int namefd;
+  int namefd, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
+  size_t i, n = 0;
 
   if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
     printable(&shown, name_in);
@@ -189,21 +227,33 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   readers_can(q, name, uid == (uid_t)-1 ? geteuid() : uid, gid == (gid_t)-1 ? getegid() : gid);
   tree_open(q, TREE_WRITE);
   namefd = name_dir(q, name, 1);
+  if (read_at(namefd, "servercert.pem", 0, &old, SERVERCERT_MAX, &why) != 1) old.len = 0;
+  if ((flags & INSTALL_IF_CHANGED) && old.len == pem.len && !memcmp(old.s, pem.s, pem.len)) {
+    close(namefd);
+    X509_free(leaf);
+    stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old);
+    return INSTALL_UNCHANGED;
+  }
+  old_sans(&old, &oldsans);
   if (as_default == INSTALL_DEFAULT_FOLLOWS) as_default = default_follows(q, namefd, &sans);
   tmp_sweep(namefd);
   if (atomic_write(namefd, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->servercerts, "/", name, "/servercert.pem");
   close(namefd);
-  tmp_sweep(q->certs);
   link_sans(q, name, sans.s, sans.len);
-  links_prune(q, name, sans.s, sans.len);
+  links_dropped(q, name, &oldsans, &sans);
 
   tmp_sweep(q->ctl);
   if (as_default && atomic_write(q->ctl, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->defaultpem, " (", name, " itself is installed)");
+  for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
+  num[fmt_ulong(num, (unsigned long)n)] = 0;
+  expiry_date(leaf, when);
+  say(old.len ? "renewed " : "installed ", name, " (", num, n == 1 ? " name" : " names", ", expires ", when, ")",
+      as_default ? "; it is the default" : "");
   X509_free(leaf);
-  stralloc_free(&sans); stralloc_free(&pem);
-  return 0;
+  stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans);
+  return INSTALL_DONE;
 }
 
 /* whether name's install also writes the default: the configured
@@ -225,13 +275,13 @@ int install_default(struct qsni *q, const char *name, int first)
 
 int cmd_install(struct qsni *q, int argc, char **argv)
 {
-  int as_default = 0, changed;
+  int as_default = 0;
   if (argc >= 2 && !strcmp(argv[1], "--default")) { as_default = INSTALL_DEFAULT; ++argv; --argc; }
   if (argc >= 2 && argv[1][0] == '-') usage_error("install", "unknown option", argv[1]);
   if (argc != 4) usage_error("install", "needs NAME KEYFILE FULLCHAINFILE", 0);
   install_cert(q, argv[1], argv[2], argv[3], as_default ? as_default : install_default(q, argv[1], 0));
   output_note(argv[1]);
-  if (!sync_outputs(q, &changed)) return 0;
+  if (!sync_outputs(q, 0)) return 0;
   carp("warning: ", argv[1], " is installed; a server reload failed and is owed (see qmail-sni check)");
   return EXIT_TEMP;
 }

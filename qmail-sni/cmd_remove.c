@@ -1,4 +1,5 @@
-/* qmail-sni remove NAME: remove NAME and the links that point at it. */
+/* qmail-sni remove [--link] NAME: remove NAME and the links that point
+ * at it; --link, a SAN name's link alone (its renewal brings it back). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <fmt.h>
 
 #include "qmail-sni.h"
 
@@ -14,11 +16,13 @@
  * re-run finishes what a failed one left. */
 int cmd_remove(struct qsni *q, int argc, char **argv)
 {
-  char name[SNI_NAME_MAX + 1];
+  char name[SNI_NAME_MAX + 1], target[SNI_NAME_MAX + 2], num[FMT_ULONG];
   stralloc shown = {0};
   struct stat st;
-  int changed, r, fd;
+  int r, fd, link = 0, links = 0;
+  ssize_t n;
 
+  if (argc >= 2 && !strcmp(argv[1], "--link")) { link = 1; ++argv; --argc; }
   if (argc != 2) usage_error("remove", "needs one NAME", 0);
   if (sni_pattern_canon(name, argv[1], strlen(argv[1])) != SNI_OK) {
     printable(&shown, argv[1]);
@@ -26,14 +30,24 @@ int cmd_remove(struct qsni *q, int argc, char **argv)
   }
   tree_open(q, TREE_WRITE);
   if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-    if (errno == ENOENT) die(EXIT_PERM, "fatal: no certificate for ", name);
-    diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/", name);
+    if (errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/", name);
+    /* deployment tools run again what they ran before */
+    say("no certificate for ", name, ": nothing to remove");
+    return 0;
   }
-  if (!S_ISLNK(st.st_mode)) q->skip = name;
-  else if (unlinkat(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
-  r = sync_outputs(q, &changed);
+  if (S_ISLNK(st.st_mode)) {
+    n = readlinkat(q->certs, name, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = 0;
+    if (!link)
+      die(EXIT_PERM, "fatal: ", name, " is a name of ", target, "'s certificate, and its next renewal links it"
+          " again: remove ", target, ", or remove --link ", name, " to drop the link until then");
+    if (unlinkat(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
+  }
+  else if (link) die(EXIT_PERM, "fatal: ", name, " has a certificate of its own, not a link: remove it without --link");
+  else q->skip = name;
+  r = sync_outputs(q, 0);
   if (q->skip) {
-    links_prune(q, name, 0, 0);
+    links = links_prune(q, name, 0, 0);
     /* the lock is held and servercerts/ is root's: NAME is still the
      * directory it was, and is opened without following anything */
     if ((fd = name_dir(q, name, 0)) != -1) {
@@ -46,5 +60,8 @@ int cmd_remove(struct qsni *q, int argc, char **argv)
                q->servercerts, "/", name);
     }
   }
+  num[fmt_ulong(num, (unsigned long)links)] = 0;
+  if (link) say("removed the link ", name, " to ", target);
+  else say("removed ", name, links ? " and " : "", links ? num : "", links ? (links == 1 ? " link" : " links") : "");
   return r;
 }

@@ -21,6 +21,7 @@ static const struct { int flag; const char *name, *setting; } servers[] = {
   { PENDING_TLSWRAPPER, "tlswrapper", "tlswrapper_reload" },
   { PENDING_STUNNEL, "stunnel", "stunnel_reload" },
   { PENDING_S6, "s6", "s6_reload" },
+  { PENDING_OUTPUTS, "outputs", "" },
 };
 #define NSERVERS (sizeof servers / sizeof servers[0])
 
@@ -38,7 +39,8 @@ static const char *reload_command(const struct config *cf, int flag)
     case PENDING_POSTFIX: return cf->postfix_reload;
     case PENDING_TLSWRAPPER: return cf->tlswrapper_reload;
     case PENDING_STUNNEL: return cf->stunnel_reload;
-    default: return cf->s6_reload;
+    case PENDING_S6: return cf->s6_reload;
+    default: return "";
   }
 }
 
@@ -100,15 +102,23 @@ static int reload(const char *what, const char *setting, const char *cmd)
   return 1;
 }
 
-/* write every configured output that changed: the PENDING_ flags of
- * the servers whose output changed */
-static int write_outputs(struct qsni *q)
+/* one output, rewritten (or, dry, to be): said, and its server's flag */
+static int did(int changed, int dry, const char *server, const char *what, int flag)
+{
+  if (!changed) return 0;
+  say(server, ": ", what, dry ? " would be rewritten" : " rewritten");
+  return flag;
+}
+
+/* write every configured output that changed (dry: say which would):
+ * the PENDING_ flags of the servers whose output changed */
+static int write_outputs(struct qsni *q, int dry)
 {
   struct config *cf = &q->cf;
   struct tree t;
   stralloc text = {0};
   const char *syntax;
-  int changed = 0;
+  int changed = 0, c;
 
   if (!*cf->dovecot_conf && !*cf->dovecot_dir && !*cf->postfix_map && !*cf->tlswrapper_dir
       && !*cf->stunnel_conf && !*cf->s6_dir) return 0;
@@ -119,44 +129,68 @@ static int write_outputs(struct qsni *q)
     syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
     if (*cf->dovecot_conf) {
       dovecot_render(&t, syntax, &text);
-      if (write_if_changed(cf->dovecot_conf, &text, 0644)) changed |= PENDING_DOVECOT;
+      c = dry ? !path_same(cf->dovecot_conf, text.s, text.len) : write_if_changed(cf->dovecot_conf, &text, 0644);
+      changed |= did(c, dry, "dovecot", cf->dovecot_conf, PENDING_DOVECOT);
     }
-    if (*cf->dovecot_dir && dovecot_write_dir(&t, cf->dovecot_dir, syntax)) changed |= PENDING_DOVECOT;
+    if (*cf->dovecot_dir)
+      changed |= did(dovecot_write_dir(&t, cf->dovecot_dir, syntax, dry), dry, "dovecot", cf->dovecot_dir, PENDING_DOVECOT);
   }
-  if (*cf->postfix_map && postfix_write(&t, cf->postfix_map, cf->postfix_type)) changed |= PENDING_POSTFIX;
-  if (*cf->tlswrapper_dir && tlswrapper_write(&t, cf->tlswrapper_dir, q->control, 0)) changed |= PENDING_TLSWRAPPER;
+  if (*cf->postfix_map) {
+    if (dry) { postfix_render(&t, &text); c = !path_same(cf->postfix_map, text.s, text.len); }
+    else c = postfix_write(&t, cf->postfix_map, cf->postfix_type);
+    changed |= did(c, dry, "postfix", cf->postfix_map, PENDING_POSTFIX);
+  }
+  if (*cf->tlswrapper_dir)
+    changed |= did(tlswrapper_write(&t, cf->tlswrapper_dir, q->control, dry), dry, "tlswrapper", cf->tlswrapper_dir, PENDING_TLSWRAPPER);
   if (*cf->stunnel_conf) {
     stunnel_render(&t, cf->stunnel_services, &text);
-    if (write_if_changed(cf->stunnel_conf, &text, 0644)) changed |= PENDING_STUNNEL;
+    c = dry ? !path_same(cf->stunnel_conf, text.s, text.len) : write_if_changed(cf->stunnel_conf, &text, 0644);
+    changed |= did(c, dry, "stunnel", cf->stunnel_conf, PENDING_STUNNEL);
   }
-  if (*cf->s6_dir && s6_write(&t, cf->s6_dir, q->defaultpem, 0)) changed |= PENDING_S6;
+  if (*cf->s6_dir) changed |= did(s6_write(&t, cf->s6_dir, q->defaultpem, dry), dry, "s6", cf->s6_dir, PENDING_S6);
   tree_free(&t);
   stralloc_free(&text);
   return changed;
 }
 
-int sync_outputs(struct qsni *q, int *changed)
+/* a deploy's outputs are written once, by the run's exit_hook (or
+ * certbot's --post-hook, or sync): owed until then, so that a run that
+ * never gets there leaves them to the next */
+void outputs_owed(struct qsni *q)
+{
+  int owed = reload_pending(q);
+  if (!(owed & PENDING_OUTPUTS)) pending_save(q, owed | PENDING_OUTPUTS);
+}
+
+/* write the outputs, run the reloads they and earlier failures call
+ * for; dry, say what would be done and do nothing */
+int sync_outputs(struct qsni *q, int dry)
 {
   int dirty, owed, failed = 0;
   size_t i;
 
-  tree_open(q, TREE_WRITE);
-  links_dangling(q);
+  if (!dry) {
+    tree_open(q, TREE_WRITE);
+    tmp_sweep(q->certs);
+    links_dangling(q);
+  }
   owed = reload_pending(q);
-  dirty = write_outputs(q);
-  for (i = 0; i < NSERVERS; ++i)
-    if (((dirty | owed) & servers[i].flag)
-        && reload(servers[i].name, servers[i].setting, reload_command(&q->cf, servers[i].flag)))
-      failed |= servers[i].flag;
-  if (failed != owed) pending_save(q, failed);
-  *changed = dirty != 0;
+  dirty = write_outputs(q, dry);
+  for (i = 0; i < NSERVERS; ++i) {
+    const char *cmd = reload_command(&q->cf, servers[i].flag);
+    int f = servers[i].flag;
+    if (!((dirty | owed) & f) || !*cmd) continue;
+    if (dry) { say(servers[i].name, ": would be reloaded: ", cmd, dirty & f ? "" : " (owed)"); continue; }
+    if (reload(servers[i].name, servers[i].setting, cmd)) failed |= f;
+    else say(servers[i].name, ": reloaded", dirty & f ? "" : " (owed since a reload failed)");
+  }
+  if (!dry && failed != owed) pending_save(q, failed);
   return failed ? EXIT_TEMP : 0;
 }
 
 int cmd_sync(struct qsni *q, int argc, char **argv)
 {
-  int changed;
-  (void)argv;
-  if (argc != 1) usage_error("sync", "takes no arguments", argv[1]);
-  return sync_outputs(q, &changed);
+  int dry = argc == 2 && !strcmp(argv[1], "--dry-run");
+  if (argc != 1 && !dry) usage_error("sync", "takes no arguments but --dry-run", argv[1]);
+  return sync_outputs(q, dry);
 }

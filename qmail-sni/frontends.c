@@ -35,15 +35,6 @@ static void join(stralloc *out, const char *dir, const char *a, const char *b)
 
 /* --- tlswrapper ---------------------------------------------------- */
 
-/* an output directory: checked and swept to write, only opened when dry */
-static int open_out(const char *dir, int dry)
-{
-  int fd;
-  if (!dry) return output_dir(dir);
-  if ((fd = safedir_open(dir, 0)) == -1) die_output("unable to read", 0, dir, 1);
-  return fd;
-}
-
 static DIR *list_out(int fd, const char *dir)
 {
   DIR *dh = dir_list(fd);
@@ -91,7 +82,7 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
   l.dir = dir; l.control = control; l.dry = dry;
   /* tlswrapper turns "/." in its paths into "/:" */
   if (strstr(dir, "/.")) die(EXIT_PERM, "fatal: ", dir, ": tlswrapper rewrites /. in its paths to /: and would find nothing there");
-  l.fd = open_out(dir, dry);
+  l.fd = output_dir(dir, dry);
   dh = list_out(l.fd, dir);
   each_name(t, 0, link_one, &l);
   while ((d = readdir(dh))) {
@@ -207,7 +198,7 @@ int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry)
 
   memset(&e, 0, sizeof e);
   e.dir = dir; e.dry = dry;
-  e.fd = open_out(dir, dry);
+  e.fd = output_dir(dir, dry);
   dh = list_out(e.fd, dir);
   env_file(&e, "KEYFILE", "", safe_path(defaultpem));
   env_file(&e, "CERTFILE", "", defaultpem);

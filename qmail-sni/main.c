@@ -18,6 +18,8 @@
 static const struct { const char *name; qsni_cmd fn; } commands[] = {
   { "install", cmd_install },
   { "deploy_cert", cmd_deploy_cert },
+  { "unchanged_cert", cmd_unchanged_cert },
+  { "exit_hook", cmd_exit_hook },
   { "certbot", cmd_certbot },
   { "remove", cmd_remove },
   { "lookup", cmd_lookup },
@@ -33,11 +35,12 @@ static const struct { const char *name; qsni_cmd fn; } commands[] = {
 };
 
 static const char usage_text[] =
-  "usage: qmail-sni [-d QMAILDIR] [-c CONFIG] [-s KEY=VALUE] COMMAND [ARGS]\n"
+  "usage: qmail-sni [-q] [-d QMAILDIR] [-c CONFIG] [-s KEY=VALUE] COMMAND [ARGS]\n"
   "  install [--default] NAME KEYFILE FULLCHAINFILE\n"
   "  deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE TIMESTAMP\n"
-  "  certbot      (as certbot --deploy-hook)\n"
-  "  remove NAME\n"
+  "  unchanged_cert, exit_hook   (dehydrated's, as deploy_cert)\n"
+  "  certbot [--all [LIVE]]      (certbot's --deploy-hook; --post-hook is sync)\n"
+  "  remove [--link] NAME\n"
   "  lookup NAME\n"
   "  list [--json]\n"
   "  check [--warn-days N] [--prometheus FILE]\n"
@@ -46,7 +49,7 @@ static const char usage_text[] =
   "  tlswrapper --dir DIR\n"
   "  stunnel [-o FILE]\n"
   "  s6 --dir DIR\n"
-  "  sync\n"
+  "  sync [--dry-run]\n"
   "  probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]\n"
   "  --help, --version\n";
 
@@ -69,8 +72,7 @@ void usage_error(const char *what, const char *why, const char *arg)
 /* dehydrated's documented handlers: those not ours need nothing done */
 static const char *const handlers[] = {
   "deploy_challenge", "clean_challenge", "sync_cert", "deploy_ocsp",
-  "unchanged_cert", "invalid_challenge", "request_failure", "generate_csr",
-  "startup_hook", "exit_hook",
+  "invalid_challenge", "request_failure", "generate_csr", "startup_hook",
 };
 
 /* edits (insert, delete, change, swap) from a to b, up to 3 */
@@ -145,6 +147,7 @@ int main(int argc, char **argv)
     return 0;
   }
   while (argc >= 1 && argv[0][0] == '-') {
+    if (!strcmp(argv[0], "-q")) { quiet = 1; ++argv; --argc; continue; }
     if (argc < 2) usage_error(0, "option needs a value", argv[0]);
     if (!strcmp(argv[0], "-d")) q.qmaildir = argv[1];
     else if (!strcmp(argv[0], "-c")) { conf = argv[1]; conf_given = 1; }
@@ -165,12 +168,18 @@ int main(int argc, char **argv)
     usage_error(0, "unknown command", argv[0]);
   }
 
+  if (cmd != COMMAND_HOOK && argc >= 2 && !strcmp(argv[1], "--help")) {
+    buffer_puts(buffer_1, usage_text);
+    buffer_flush(buffer_1);
+    return 0;
+  }
   config_defaults(&q.cf);
   config_read(&q.cf, conf, conf_given);
   for (i = 0; i < nsets; ++i) config_set(&q.cf, sets[i], "-s");
   /* dehydrated has one HOOK: the DNS hook a wildcard needs is chained,
    * with the same arguments, before deploy_cert's own work */
-  if (cmd == COMMAND_HOOK || !strcmp(argv[0], "deploy_cert")) {
+  if (cmd == COMMAND_HOOK || !strcmp(argv[0], "deploy_cert") || !strcmp(argv[0], "unchanged_cert")
+      || !strcmp(argv[0], "exit_hook")) {
     if (*q.cf.hook_chain && (r = run_argv(q.cf.hook_chain, argc, argv))) {
       if (r < 0) diesys(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain)");
       if (r == 127) die(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain): not found or not executable");

@@ -224,12 +224,13 @@ int path_same(const char *path, const char *data, size_t len)
   return same;
 }
 
-/* an output directory, checked as root's, swept; dies if missing */
-int output_dir(const char *dir)
+/* an output directory: checked as root's and swept to write, only
+ * opened when dry; dies if missing */
+int output_dir(const char *dir, int dry)
 {
-  int fd = safedir_open(dir, SAFE_TRUST);
-  if (fd == -1) die_output("unable to open", 0, dir, 1);
-  tmp_sweep(fd);
+  int fd = safedir_open(dir, dry ? 0 : SAFE_TRUST);
+  if (fd == -1) die_output(dry ? "unable to read" : "unable to open", 0, dir, 1);
+  if (!dry) tmp_sweep(fd);
   return fd;
 }
 
@@ -244,7 +245,7 @@ static int ours(int dir, const char *name)
   return r;
 }
 
-struct perfile { const char *dir, *syntax; int fd; stralloc path, text; int changed; };
+struct perfile { const char *dir, *syntax; int fd, dry; stralloc path, text; int changed; };
 
 /* the prefix of name's file: Dovecot reads conf.d in name order */
 static const char *dir_prefix(const char *name, const char *syntax)
@@ -263,7 +264,8 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
   cat_sum(&p->text, 0, c, name, "# ");
   block(&p->text, name, c->path.s, p->syntax);
-  p->changed |= write_if_changed_at(p->fd, p->path.s + dl, p->path.s, &p->text, 0644);
+  if (p->dry) p->changed |= !file_same(p->fd, p->path.s + dl, p->text.s, p->text.len);
+  else p->changed |= write_if_changed_at(p->fd, p->path.s + dl, p->path.s, &p->text, 0644);
 }
 
 /* would each_name give name: a usable tenant's, or the default's own */
@@ -275,15 +277,15 @@ static int served(struct tree *t, const char *name)
 }
 
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
-int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
+int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int dry)
 {
-  struct perfile p = { 0, 0, -1, {0}, {0}, 0 };
+  struct perfile p = { 0, 0, -1, 0, {0}, {0}, 0 };
   struct dirent *d;
   DIR *dh;
   const size_t pl = sizeof DIR_PREFIX - 1, sl = sizeof DIR_SUFFIX - 1;
 
-  p.dir = dir; p.syntax = syntax;
-  p.fd = output_dir(dir);
+  p.dir = dir; p.syntax = syntax; p.dry = dry;
+  p.fd = output_dir(dir, dry);
   each_name(t, 1, dovecot_file, &p);
   if (!(dh = dir_list(p.fd))) die_output("unable to read", 0, dir, 1);
   while ((d = readdir(dh))) {
@@ -300,7 +302,7 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax)
     if (!stralloc_copys(&p.path, dir) || !stralloc_cats(&p.path, "/")
         || !stralloc_cats(&p.path, d->d_name) || !stralloc_0(&p.path)) die_nomem();
     if (!ours(p.fd, d->d_name)) continue;
-    if (unlinkat(p.fd, d->d_name, 0) == -1) die_output("unable to remove", 0, p.path.s, 1);
+    if (!dry && unlinkat(p.fd, d->d_name, 0) == -1) die_output("unable to remove", 0, p.path.s, 1);
     p.changed = 1;
   }
   closedir(dh);

@@ -157,6 +157,7 @@ int sanset_covers(const struct sanset *set, const char *name);
 void sanset_free(struct sanset *set);
 long x509_days_left(X509 *x, long *not_after);
 int x509_not_yet_valid(X509 *x, char when[32]);
+void expiry_date(X509 *x, char when[32]);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);
@@ -202,9 +203,9 @@ void postfix_render(struct tree *t, stralloc *out);
 const char *dovecot_syntax_detect(void);
 int write_if_changed(const char *path, stralloc *text, unsigned mode);
 int write_if_changed_at(int dir, const char *name, const char *path, stralloc *text, unsigned mode);
-int output_dir(const char *dir);
+int output_dir(const char *dir, int dry);
 int path_same(const char *path, const char *data, size_t len);
-int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax);
+int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int dry);
 int postfix_write(struct tree *t, const char *file, const char *type);
 /* shared with frontends.c */
 #define OUTPUT_HEADER "qmail-sni: generated from the qmail certificate tree; do not edit"
@@ -222,6 +223,9 @@ int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry);
 int s6_fits(const struct cert *c);
 
 /* util.c */
+extern int quiet;
+void say_(const char *s, ...);
+#define say(...) say_(__VA_ARGS__, (const char *)0)
 void die_nomem(void);
 void usage_error(const char *what, const char *why, const char *arg);
 void str0(stralloc *sa, const char *s);
@@ -237,12 +241,17 @@ int sans_equal(const stralloc *a, const stralloc *b);
 /* install_cert's as_default */
 #define INSTALL_DEFAULT 1         /* also write control/servercert.pem */
 #define INSTALL_DEFAULT_FOLLOWS 2 /* if it is this certificate's, older */
-int sync_outputs(struct qsni *q, int *changed);
+#define INSTALL_IF_CHANGED 4      /* nothing written if the same is in place */
+#define INSTALL_DONE 1
+#define INSTALL_UNCHANGED 0
+int sync_outputs(struct qsni *q, int dry);
 #define PENDING_DOVECOT 1
 #define PENDING_POSTFIX 2
 #define PENDING_TLSWRAPPER 4
 #define PENDING_STUNNEL 8
 #define PENDING_S6 16
+#define PENDING_OUTPUTS 32 /* a deploy's outputs, for exit_hook or sync */
+void outputs_owed(struct qsni *q);
 int reload_pending(struct qsni *q);
 const char *pending_name(int flag);
 
@@ -258,6 +267,8 @@ int cmd_lookup(struct qsni *q, int argc, char **argv);
 int cmd_install(struct qsni *q, int argc, char **argv);
 int cmd_deploy_cert(struct qsni *q, int argc, char **argv);
 int cmd_certbot(struct qsni *q, int argc, char **argv);
+int cmd_unchanged_cert(struct qsni *q, int argc, char **argv);
+int cmd_exit_hook(struct qsni *q, int argc, char **argv);
 int cmd_remove(struct qsni *q, int argc, char **argv);
 int cmd_list(struct qsni *q, int argc, char **argv);
 int cmd_check(struct qsni *q, int argc, char **argv);
@@ -281,8 +292,8 @@ int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
 
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
-                 const char *chainfile, int as_default);
-void links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
+                 const char *chainfile, int flags);
+int links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
 void links_dangling(struct qsni *q);
 int install_default(struct qsni *q, const char *name, int first);
 

@@ -1,5 +1,6 @@
 /* util.c: small helpers the commands share. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,20 @@ void die_nomem(void)
 {
   buffer_flush(buffer_1);
   die(EXIT_TEMP, "fatal: out of memory");
+}
+
+/* -q: nothing said of what was done */
+int quiet;
+
+/* one line on standard output of a thing done, the parts up to a 0 */
+void say_(const char *s, ...)
+{
+  va_list ap;
+  if (quiet) return;
+  va_start(ap, s);
+  for (; s; s = va_arg(ap, const char *)) buffer_puts(buffer_1, s);
+  va_end(ap);
+  buffer_putnlflush(buffer_1);
 }
 
 void str0(stralloc *sa, const char *s)

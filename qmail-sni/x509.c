@@ -150,6 +150,14 @@ int x509_not_yet_valid(X509 *x, char when[32])
   return 1;
 }
 
+/* notAfter as YYYY-MM-DD */
+void expiry_date(X509 *x, char when[32])
+{
+  struct tm tm;
+  if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) || !strftime(when, 32, "%Y-%m-%d", &tm))
+    strcpy(when, "an unknown date");
+}
+
 /* SHA-256 of the DER. Not X509_digest: that fetches the digest in the
  * certificate's library context, which a lazy read left empty. */
 int x509_sha256(X509 *x, unsigned char md[32])

@@ -2,6 +2,9 @@
 # dehydrated against pebble (a real ACME server) with HOOK=qmail-sni:
 # issuing a certificate with several names updates the tree, Dovecot's
 # and Postfix's outputs, and every server serves it; so does a renewal.
+# A run renewing three reloads each server once, at exit_hook; a host
+# that switches to the hook adopts its certificates through
+# unchanged_cert, and a run with nothing new writes and reloads nothing.
 . "$(dirname "$0")/lib.sh"
 need pebble dehydrated curl dovecot postfix
 need_root "a private Postfix instance"
@@ -15,9 +18,9 @@ owner =
 group = nogroup
 readers = nobody
 dovecot_conf = $D/sni.conf
-dovecot_reload = doveadm -c $D/dovecot.conf reload
+dovecot_reload = echo dovecot >> $T/reloads; doveadm -c $D/dovecot.conf reload
 postfix_map = $P/etc/sni_map
-postfix_reload = postfix -c $P/etc reload
+postfix_reload = echo postfix >> $T/reloads; postfix -c $P/etc reload
 CONF
 
 # pebble's own HTTPS certificate, from the test CA, for 127.0.0.1
@@ -89,6 +92,31 @@ for p in "$PQ smtp" "$PIS tls" "$PP smtp"; do
   # shellcheck disable=SC2086
   is "$(served ${p% *} ${p#* } imap.alpha.test)" "$(fp_file "$live")" "port ${p% *} serves the renewed certificate"
 done
+
+# three certificates renewed in one run: one reload of each server
+printf '%s\n' "mail.alpha.test smtp.alpha.test imap.alpha.test alpha.test" b.alpha.test c.alpha.test > "$T/dh/domains.txt"
+dehydrated -f "$T/dh/config" -c > "$T/dh/more.log" 2>&1; ok $? "dehydrated issues two more"
+: > "$T/reloads"
+dehydrated -f "$T/dh/config" -c --force > "$T/dh/three.log" 2>&1; ok $? "dehydrated renews all three in one run"
+is "$(sort "$T/reloads" | uniq -c | awk '{ printf "%s %s ", $1, $2 }')" "1 dovecot 1 postfix " "each server reloaded once, at exit_hook"
+is "$(served "$PIS" tls c.alpha.test)" "$(fp_file "$T/dh/certs/c.alpha.test/cert.pem")" "and Dovecot serves the third"
+
+# switching a host to the hook: dehydrated's certificates, none due,
+# reach a tree that has none of them through unchanged_cert
+Q2=$T/q2
+mkdir -p "$Q2/control" "$T/o2"
+printf '%s\n' "owner =" "group = nogroup" "readers = nobody" "dovecot_conf = $T/o2/sni.conf" "dovecot_syntax = 2.3" \
+  "dovecot_reload = echo dovecot >> $T/reloads2" "postfix_reload =" > "$T/q2.conf"
+QMAILDIR=$Q2 QMAILSNI_CONF=$T/q2.conf dehydrated -f "$T/dh/config" -c > "$T/dh/adopt.log" 2>&1
+ok $? "a run with nothing due, on a host new to the hook"
+is "$(for n in mail.alpha.test b.alpha.test c.alpha.test; do fp_file "$Q2/control/servercerts/$n/servercert.pem"; done)" \
+   "$(for n in mail.alpha.test b.alpha.test c.alpha.test; do fp_file "$T/dh/certs/$n/cert.pem"; done)" "adopts all three certificates"
+is "$(cat "$T/reloads2")" dovecot "with one reload"
+is "$(grep -c 'alpha.test' "$T/o2/sni.conf")" 18 "and one output naming every name"
+snap=$(stat -c '%i %Y' "$Q2/control/servercerts"/*/servercert.pem "$T/o2/sni.conf")
+QMAILDIR=$Q2 QMAILSNI_CONF=$T/q2.conf dehydrated -f "$T/dh/config" -c > "$T/dh/again.log" 2>&1
+is "$(stat -c '%i %Y' "$Q2/control/servercerts"/*/servercert.pem "$T/o2/sni.conf")" "$snap" "run again: nothing written"
+is "$(cat "$T/reloads2")" dovecot "and nothing reloaded"
 
 # a wildcard needs dns-01, and dns-01 a DNS hook: chained by qmail-sni
 # (pebble takes every challenge as valid here; the hook's calls count)

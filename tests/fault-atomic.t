@@ -4,7 +4,6 @@
 # that does not match its certificate; a full filesystem gives a clear
 # error and keeps the old file.
 . "$(dirname "$0")/lib.sh"
-export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q S=$T/q/control/servercerts; mkdir -p "$Q"
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
@@ -29,7 +28,7 @@ perl -MTime::HiRes=usleep,time -e '
     ($? & 127) == 9 ? $killed++ : $done++;
   }
   printf "killed %d finished %d install_ms %.1f\n", $killed, $done, $span / 1.2e3;
-' "$RUNS" "$QMAIL_SNI" -d "$Q" -s owner= -s group= install mail.alpha.test > "$T/kills.out"
+' "$RUNS" "$QMAIL_SNI" -q -d "$Q" -s owner= -s group= install mail.alpha.test > "$T/kills.out"
 touch "$T/stop"; wait "$reader"
 read -r _ killed _ finished _ ms < "$T/kills.out"
 read -r _ reads _ bad _ changes < "$T/reader.out"

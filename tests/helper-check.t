@@ -3,7 +3,6 @@
 # non-zero; list shows every name, also as JSON; --prometheus writes
 # expiry metrics.
 . "$(dirname "$0")/lib.sh"
-export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q C=$T/q/control S=$T/q/control/servercerts
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree

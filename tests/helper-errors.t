@@ -83,7 +83,7 @@ out=$(env -i PATH=/usr/bin:/bin QMAILSNI_CONF="$QMAILSNI_CONF" "$QMAIL_SNI" -d "
 is "$rc" 111 "a reload command not found: exit 111"
 like "$out" 'dovecot reload failed: no-such-reloader: command not found: set dovecot_reload' "the setting to change is named"
 if command -v postmap >/dev/null || [ -x /usr/sbin/postmap ]; then
-  out=$(env -i PATH=/usr/bin:/bin QMAILSNI_CONF="$QMAILSNI_CONF" "$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= \
+  out=$(env -i PATH=/usr/bin:/bin QMAILSNI_CONF="$QMAILSNI_CONF" "$QMAIL_SNI" -q -d "$Q" -s owner= -s group= -s readers= \
     -s "postfix_map=$T/sni_map" -s postfix_reload= -s dovecot_reload= sync 2>&1); rc=$?
   is "$rc:$out" "0:" "postmap under cron's PATH=/usr/bin:/bin: found in /usr/sbin"
 else

@@ -4,7 +4,6 @@
 # PKCS#1 RSA, SEC1 EC with and without its curve or public point, a
 # compressed point. Where the key's bytes cannot tell, it decodes it.
 . "$(dirname "$0")/lib.sh"
-export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q S=$T/q/control/servercerts K=$T/k
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree

@@ -2,7 +2,6 @@
 # qmail-sni probe: every name in the tree and no SNI, against the harness
 # over STARTTLS and implicit TLS; a mismatch is reported and exits 100.
 . "$(dirname "$0")/lib.sh"
-export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q C=$T/q/control; mkdir -p "$Q"
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree

@@ -6,7 +6,6 @@
 # followed only where root made them.
 . "$(dirname "$0")/lib.sh"
 need_root "directories of another user's"
-export QMAILSNI_CONF=/dev/null
 make_ca
 make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test
 make_cert "$T/b" mail.beta.test ec 30 mail.beta.test

@@ -31,8 +31,11 @@ hook() {
   env -i PATH=/usr/bin:/bin QMAILDIR="$Q" QMAILSNI_CONF="$CONF" \
     sh -c 'umask 077; exec "$@"' sh "$QMAIL_SNI" "$@"
 }
-# deploy NAME CERT: deploy_cert with dehydrated's arguments
-deploy() { hook deploy_cert "$1" "$T/$2.key" "$T/$2.crt" "$T/$2.full" "$T/$2.chain" "$(date +%s)"; }
+# deploy NAME CERT: a dehydrated run that renews one certificate:
+# deploy_cert with dehydrated's arguments, then exit_hook
+deploy() {
+  hook deploy_cert "$1" "$T/$2.key" "$T/$2.crt" "$T/$2.full" "$T/$2.chain" "$(date +%s)" && hook exit_hook
+}
 cert() { # cert OUT TYPE SAN...: also OUT.full, as dehydrated writes it
   local out=$1 type=$2; shift 2
   make_cert "$T/$out" "$1" "$type" 90 "$@"
@@ -83,7 +86,7 @@ out=$(hook check 2>&1); ok $? "check is clean: $out"
 touch "$T/broken"
 out=$(deploy c.example c1 2>&1); rc=$?
 is "$rc" 0 "a deploy whose reload fails exits 0, so dehydrated goes on"
-like "$out" 'c.example is installed; a server reload failed' "and says the certificate is in place"
+like "$(printf '%s' "$out" | tr '\n' ' ')" '^installed c\.example .*warning: a server reload failed and is owed' "and says the certificate is in place, and the reload owed"
 step "with a reload owed" c.example=c1
 out=$(hook check 2>&1); rc=$?
 is "$rc" 100 "check reports the owed reload with exit 100"

@@ -6,7 +6,6 @@
 # lost, no descriptor left open.
 . "$(dirname "$0")/lib.sh"
 need valgrind
-export QMAILSNI_CONF=/dev/null
 make_ca
 Q=$T/q; mkdir -p "$Q"
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
