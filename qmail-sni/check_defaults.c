@@ -1,6 +1,6 @@
 /* check_defaults.c: for check, each configured server's own default
- * certificate, the one a client that sends no name (or an unknown one)
- * gets, asked of the server's own tools and compared with
+ * certificate and key, the ones a client that sends no name (or an
+ * unknown one) gets, asked of the server's own tools and compared with
  * control/servercert.pem. */
 #include <string.h>
 #include <openssl/err.h>
@@ -26,6 +26,28 @@ static X509 *first_cert(const char *path)
   return x;
 }
 
+/* the first private key in a PEM file, decoded as the server decodes it */
+static EVP_PKEY *first_key(const char *path)
+{
+  BIO *in = BIO_new_file(path, "r");
+  EVP_PKEY *k = in ? PEM_read_bio_PrivateKey(in, 0, 0, (void *)"") : 0;
+  BIO_free(in);
+  ERR_clear_error();
+  return k;
+}
+
+/* the key in path against the default's leaf */
+static void compare_key(const char *server, const char *setting, const char *path, X509 *def, problemfn problem)
+{
+  EVP_PKEY *k;
+  if (!*path) { problem(server, setting, " is not set: the default certificate has no key", 0); return; }
+  if (!(k = first_key(path))) { problem(server, setting, " names no private key it can read: ", path); return; }
+  if (def && X509_check_private_key(def, k) != 1)
+    problem(server, setting, " is not the key of control/servercert.pem's certificate: every handshake without a tenant fails: ", path);
+  EVP_PKEY_free(k);
+  ERR_clear_error();
+}
+
 /* what the server's tool says of setting (-h: its value alone):
  * trimmed, 0 when it fails */
 static const char *ask(const char *tool, const char *config, const char *setting, int h, char *buf, size_t size)
@@ -45,14 +67,17 @@ static const char *ask(const char *tool, const char *config, const char *setting
 /* Dovecot 2.4 keeps a top-level ssl_server_cert_file as cert_file in
  * an ssl_server block, which doveconf prints but -h will not: the
  * value on its "  cert_file = " line, or "" */
-static const char *cert_file_24(char *block)
+static const char *file_24(const char *block, const char *key, char *out, size_t size)
 {
-  static const char key[] = "\n  cert_file = ";
-  char *v = strstr(block, key);
+  const char *v = strstr(block, key);
+  size_t n;
   if (!v) return "";
-  v += sizeof key - 1;
-  v[strcspn(v, "\n")] = 0;
-  return v;
+  v += strlen(key);
+  n = strcspn(v, "\n");
+  if (n >= size) n = size - 1;
+  memcpy(out, v, n);
+  out[n] = 0;
+  return out;
 }
 
 /* the default's leaf against the one in path */
@@ -78,9 +103,18 @@ void check_defaults(struct qsni *q, struct tree *t, problemfn problem)
     const char *syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
     const int v24 = !strcmp(syntax, "2.4");
     const char *setting = v24 ? "ssl_server_cert_file" : "ssl_cert";
+    char file[4096];
     if (!(v = ask("doveconf", cf->dovecot_config, v24 ? "ssl_server" : setting, !v24, buf, sizeof buf)))
       problem("dovecot", "unable to run doveconf ", v24 ? "ssl_server" : "-h ssl_cert", " (setting dovecot_config names its config)");
-    else compare("dovecot", setting, v24 ? cert_file_24(buf) : v[0] == '<' ? v + 1 : v, def, problem);
+    else if (v24) {
+      compare("dovecot", setting, file_24(buf, "\n  cert_file = ", file, sizeof file), def, problem);
+      compare_key("dovecot", "ssl_server_key_file", file_24(buf, "\n  key_file = ", file, sizeof file), def, problem);
+    }
+    else {
+      compare("dovecot", setting, v[0] == '<' ? v + 1 : v, def, problem);
+      if ((v = ask("doveconf", cf->dovecot_config, "ssl_key", 1, buf, sizeof buf)))
+        compare_key("dovecot", "ssl_key", v[0] == '<' ? v + 1 : v, def, problem);
+    }
   }
   if (*cf->postfix_map) {
     const char *setting = "smtpd_tls_chain_files";
@@ -88,17 +122,26 @@ void check_defaults(struct qsni *q, struct tree *t, problemfn problem)
       /* key and certificate files, the key first: the first holding a certificate */
       char *f = buf, *next;
       X509 *x;
-      int found = 0;
-      for (; *f && !found; f = next) {
+      EVP_PKEY *k;
+      int found = 0, keyed = 0;
+      for (; *f && !(found && keyed); f = next) {
         f += strspn(f, " ,\t");
         next = f + strcspn(f, " ,\t");
         if (*next) *next++ = 0;
-        if (*f && (x = first_cert(f))) { X509_free(x); found = 1; compare("postfix", setting, f, def, problem); }
+        if (!*f) continue;
+        if (!keyed && (k = first_key(f))) { EVP_PKEY_free(k); keyed = 1; compare_key("postfix", setting, f, def, problem); }
+        if (!found && (x = first_cert(f))) { X509_free(x); found = 1; compare("postfix", setting, f, def, problem); }
       }
       if (!found) compare("postfix", setting, buf, def, problem);
+      if (!keyed) compare_key("postfix", setting, "", def, problem);
     }
-    else if (v && (v = ask("postconf", cf->postfix_config, "smtpd_tls_cert_file", 1, buf, sizeof buf)))
+    else if (v && (v = ask("postconf", cf->postfix_config, "smtpd_tls_cert_file", 1, buf, sizeof buf))) {
+      char cert[4096];
       compare("postfix", "smtpd_tls_cert_file", v, def, problem);
+      strncpy(cert, v, sizeof cert - 1); cert[sizeof cert - 1] = 0;
+      if ((v = ask("postconf", cf->postfix_config, "smtpd_tls_key_file", 1, buf, sizeof buf)))
+        compare_key("postfix", "smtpd_tls_key_file", *v ? v : cert, def, problem);
+    }
     else problem("postfix", "unable to run postconf -h ", setting, " (setting postfix_config names its config directory)");
   }
 }

@@ -89,6 +89,12 @@ sed "s|^$cert.*|${cert%/}$T/o.pem|" "$D/dovecot.conf" > "$D/other.conf"
 out=$(sni -s readers= -s "dovecot_config=$D/other.conf" check 2>&1); rc=$?
 is "$rc" 100 "check: a Dovecot default that is another certificate: exit 100"
 like "$out" "^dovecot: $setting is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
+# and its key: the default certificate with another's key
+if [ "$V" = 2.3 ]; then ksetting=ssl_key key='ssl_key = <'; else ksetting=ssl_server_key_file key='ssl_server_key_file = /'; fi
+sed "s|^$key.*|${key%/}$T/o.pem|" "$D/dovecot.conf" > "$D/otherkey.conf"
+out=$(sni -s readers= -s "dovecot_config=$D/otherkey.conf" check 2>&1); rc=$?
+is "$rc" 100 "check: a Dovecot default key of another certificate: exit 100"
+like "$out" "^dovecot: $ksetting is not the key of control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
 
 # $ and % in a path, which Dovecot 2.4 could take for its variables: its
 # parser (and 2.3's) reads them as they are in a value; "%{", which

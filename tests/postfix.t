@@ -52,6 +52,10 @@ postconf -c "$P/etc" -e "smtpd_tls_chain_files = $T/o.pem"
 out=$(sni -s readers= -s "postfix_config=$P/etc" check 2>&1); rc=$?
 is "$rc" 100 "check: a Postfix default that is another certificate: exit 100"
 like "$out" "^postfix: smtpd_tls_chain_files is not control/servercert.pem's certificate: .*$T/o.pem\$" "and says which setting and file"
+postconf -c "$P/etc" -e "smtpd_tls_chain_files = $T/o.key, $C/servercert.pem"
+out=$(sni -s readers= -s "postfix_config=$P/etc" check 2>&1); rc=$?
+is "$rc" 100 "check: the default certificate with another's key: exit 100"
+like "$out" "^postfix: smtpd_tls_chain_files is not the key of control/servercert.pem's certificate: .*$T/o.key\$" "and says which setting and file"
 
 # $ and % in a path: postmap -F reads it as it is
 Q2='/tmp/qmail-sni-$x-%d'.$$
