@@ -186,6 +186,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     }
   }
   check_default_age(&t);
+  default_check(q, problem);
   check_defaults(q, &t, problem);
   check_outputs(q, &t, problem, note);
   check_readers(q, &t);

@@ -195,6 +195,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0};
   X509 *leaf;
   const char *step, *why;
+  struct stat st;
   uid_t uid;
   gid_t gid;
   int namefd, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
@@ -235,7 +236,17 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     return INSTALL_UNCHANGED;
   }
   old_sans(&old, &oldsans);
-  if (as_default == INSTALL_DEFAULT_FOLLOWS) as_default = default_follows(q, namefd, &sans);
+  if (as_default == INSTALL_DEFAULT)
+    why = *q->cf.default_name ? "setting default" : fstatat(q->ctl, "servercert.pem", &st, 0) == 0 ? "--default"
+        : "the first certificate there is; set default to choose";
+  else if ((flags & INSTALL_DEFAULT_ME) && default_for_me(q, &sans)) {
+    as_default = INSTALL_DEFAULT;
+    why = "it covers control/me, the host's name";
+  }
+  else if (as_default == INSTALL_DEFAULT_FOLLOWS) {
+    as_default = default_follows(q, namefd, &sans);
+    why = "renewed, as the default came from it";
+  }
   tmp_sweep(namefd);
   if (atomic_write(namefd, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->servercerts, "/", name, "/servercert.pem");
@@ -249,28 +260,11 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
   num[fmt_ulong(num, (unsigned long)n)] = 0;
   expiry_date(leaf, when);
-  say(old.len ? "renewed " : "installed ", name, " (", num, n == 1 ? " name" : " names", ", expires ", when, ")",
-      as_default ? "; it is the default" : "");
+  say(old.len ? "renewed " : "installed ", name, " (", num, n == 1 ? " name" : " names", ", expires ", when, ")");
+  if (as_default) say("default: ", q->defaultpem, " is ", name, "'s certificate (", why, ")");
   X509_free(leaf);
   stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans);
   return INSTALL_DONE;
-}
-
-/* whether name's install also writes the default: the configured
- * default's always; with none configured, the default follows the
- * certificate it came from, and a deploy (first) also makes the first
- * default there is */
-int install_default(struct qsni *q, const char *name, int first)
-{
-  char canon[SNI_NAME_MAX + 1];
-  if (*q->cf.default_name)
-    return sni_pattern_canon(canon, name, strlen(name)) == SNI_OK
-        && !strcmp(canon, q->cf.default_name) ? INSTALL_DEFAULT : 0;
-  {
-    struct stat st;
-    return first && fstatat(q->ctl, "servercert.pem", &st, AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT
-        ? INSTALL_DEFAULT : INSTALL_DEFAULT_FOLLOWS;
-  }
 }
 
 int cmd_install(struct qsni *q, int argc, char **argv)

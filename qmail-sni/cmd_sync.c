@@ -173,6 +173,7 @@ int sync_outputs(struct qsni *q, int dry)
     tree_open(q, TREE_WRITE);
     tmp_sweep(q->certs);
     links_dangling(q);
+    default_apply(q);
   }
   owed = reload_pending(q);
   dirty = write_outputs(q, dry);

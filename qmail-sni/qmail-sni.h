@@ -242,6 +242,7 @@ int sans_equal(const stralloc *a, const stralloc *b);
 #define INSTALL_DEFAULT 1         /* also write control/servercert.pem */
 #define INSTALL_DEFAULT_FOLLOWS 2 /* if it is this certificate's, older */
 #define INSTALL_IF_CHANGED 4      /* nothing written if the same is in place */
+#define INSTALL_DEFAULT_ME 8      /* the default if it covers control/me and the default does not */
 #define INSTALL_DONE 1
 #define INSTALL_UNCHANGED 0
 int sync_outputs(struct qsni *q, int dry);
@@ -295,6 +296,10 @@ int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int flags);
 int links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
 void links_dangling(struct qsni *q);
+/* default.c: control/servercert.pem, chosen */
 int install_default(struct qsni *q, const char *name, int first);
+int default_for_me(struct qsni *q, const stralloc *sans);
+void default_apply(struct qsni *q);
+void default_check(struct qsni *q, problemfn problem);
 
 #endif
