@@ -25,7 +25,7 @@ endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
 
 HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/config.o qmail-sni/tree.o \
-	qmail-sni/x509.o qmail-sni/readers.o qmail-sni/atomic.o qmail-sni/safedir.o qmail-sni/treedir.o qmail-sni/outputs.o qmail-sni/util.o \
+	qmail-sni/x509.o qmail-sni/chain.o qmail-sni/readers.o qmail-sni/atomic.o qmail-sni/safedir.o qmail-sni/treedir.o qmail-sni/outputs.o qmail-sni/util.o \
 	qmail-sni/cmd_install.o qmail-sni/default.o qmail-sni/cmd_deploy.o qmail-sni/cmd_remove.o \
 	qmail-sni/cmd_lookup.o qmail-sni/cmd_list.o qmail-sni/cmd_check.o qmail-sni/check_defaults.o qmail-sni/check_safety.o \
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
@@ -106,6 +107,20 @@ static void check_readers(struct qsni *q, struct tree *t)
   stralloc_free(&one); stralloc_free(&where); stralloc_free(&why); stralloc_free(&own);
 }
 
+/* what clients or the server's library would refuse in the file */
+static void check_chain(struct cert *c, const char *name)
+{
+  stralloc pem = {0}, detail = {0};
+  const char *why;
+  if (read_at(AT_FDCWD, c->path.s, READ_FOLLOW, &pem, SERVERCERT_MAX, &why) == 1)
+    switch (chain_judge(pem.s, pem.len, &detail)) {
+      case CHAIN_WEAK: problem4(name, c->path.s, ": certificate rejected by the TLS library: ", detail.s, " (the server serves the default)"); break;
+      case CHAIN_BAD_SIGNER: problem4(name, c->path.s, ": ", detail.s, 0); break;
+      case CHAIN_NO_ISSUER: problem4(name, c->path.s, ": ", detail.s, ": clients that lack it refuse the certificate (install the full chain)"); break;
+    }
+  stralloc_free(&pem); stralloc_free(&detail);
+}
+
 /* control/servercert.pem older than the certificate it came from: the
  * same names, renewed under servercerts/ but not here */
 static void check_default_age(struct tree *t)
@@ -169,6 +184,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     if (c->is_link && !tree_find(&t, c->primary)) { problem(name, "dangling link to ", c->primary, 0); continue; }
     if (c->why) { problem(name, c->is_default ? c->why : c->path.s, c->is_default ? 0 : ": ", c->is_default ? 0 : c->why); continue; }
     if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
+    if (!c->is_link) check_chain(c, name);
     if (!c->is_default && !cert_covers(c, c->name)) problem(name, "certificate does not cover ", c->name, 0);
     days = x509_days_left(c->leaf, 0);
     num[fmt_long(num, days)] = 0;

@@ -192,7 +192,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
                  const char *chainfile, int flags)
 {
   char name[SNI_NAME_MAX + 1], when[32], num[FMT_ULONG];
-  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0};
+  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0}, detail = {0};
   X509 *leaf;
   const char *step, *why;
   struct stat st;
@@ -220,6 +220,17 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " does not cover ", name);
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " has expired");
+  switch (chain_judge(pem.s, pem.len, &detail)) {
+    case CHAIN_WEAK:
+      die(EXIT_PERM, "fatal: refusing ", name, ": the TLS library refuses it: ", detail.s,
+          " (the server would serve the default)");
+    case CHAIN_BAD_SIGNER: die(EXIT_PERM, "fatal: refusing ", name, ": in ", chainfile, ", ", detail.s);
+    /* a warning, not a refusal: a private CA's clients may have what is
+     * missing, and a renewal must not stop at a trust store */
+    case CHAIN_NO_ISSUER:
+      carp("warning: ", name, ": ", detail.s, ": clients that lack it refuse the certificate;"
+           " give the full chain (dehydrated's and certbot's fullchain.pem)");
+  }
   /* served, as by every server: a client with the right time takes it */
   if (x509_not_yet_valid(leaf, when))
     carp("warning: ", name, ": the certificate is not valid until ", when, " by this host's clock: is the clock right?");
@@ -263,7 +274,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   say(old.len ? "renewed " : "installed ", name, " (", num, n == 1 ? " name" : " names", ", expires ", when, ")");
   if (as_default) say("default: ", q->defaultpem, " is ", name, "'s certificate (", why, ")");
   X509_free(leaf);
-  stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans);
+  stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&detail);
   return INSTALL_DONE;
 }
 

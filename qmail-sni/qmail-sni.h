@@ -291,6 +291,13 @@ int cmd_probe(struct qsni *q, int argc, char **argv);
 int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
                 size_t chainlen, stralloc *out, X509 **leaf, const char **why);
 
+/* chain.c: what clients or the TLS library would refuse */
+#define CHAIN_OK 0
+#define CHAIN_NO_ISSUER 1  /* the leaf's issuer nowhere: a warning */
+#define CHAIN_BAD_SIGNER 2 /* an issuer in the file did not sign */
+#define CHAIN_WEAK 3       /* below the library's security level */
+int chain_judge(const char *pem, size_t len, stralloc *detail);
+
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int flags);
