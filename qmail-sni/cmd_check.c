@@ -110,15 +110,19 @@ static void check_readers(struct qsni *q, struct tree *t)
 /* what clients or the server's library would refuse in the file */
 static void check_chain(struct cert *c, const char *name)
 {
-  stralloc pem = {0}, detail = {0};
+  stralloc pem = {0}, detail = {0}, where = {0};
   const char *why;
-  if (read_at(AT_FDCWD, c->path.s, READ_FOLLOW, &pem, SERVERCERT_MAX, &why) == 1)
+  /* the default's name is its path: said once */
+  const char *path = strcmp(name, c->path.s) ? c->path.s : "", *sep = *path ? ": " : "";
+  if (read_at(AT_FDCWD, c->path.s, READ_FOLLOW, &pem, SERVERCERT_MAX, &why) == 1) {
+    if (!stralloc_copys(&where, path) || !stralloc_cats(&where, sep) || !stralloc_0(&where)) die_nomem();
     switch (chain_judge(pem.s, pem.len, &detail)) {
-      case CHAIN_WEAK: problem4(name, c->path.s, ": certificate rejected by the TLS library: ", detail.s, " (the server serves the default)"); break;
-      case CHAIN_BAD_SIGNER: problem4(name, c->path.s, ": ", detail.s, 0); break;
-      case CHAIN_NO_ISSUER: problem4(name, c->path.s, ": ", detail.s, ": clients that lack it refuse the certificate (install the full chain)"); break;
+      case CHAIN_WEAK: problem4(name, where.s, "certificate rejected by the TLS library: ", detail.s, " (the server serves the default)"); break;
+      case CHAIN_BAD_SIGNER: problem4(name, where.s, detail.s, 0, 0); break;
+      case CHAIN_NO_ISSUER: problem4(name, where.s, detail.s, ": clients that lack it refuse the certificate (install the full chain)", 0); break;
     }
-  stralloc_free(&pem); stralloc_free(&detail);
+  }
+  stralloc_free(&pem); stralloc_free(&detail); stralloc_free(&where);
 }
 
 /* control/servercert.pem older than the certificate it came from: the

@@ -12,10 +12,10 @@ mkdir -p "$O" "$Q"
 printf 'owner =\ngroup =\ndovecot_reload =\npostfix_reload =\ndovecot_conf = %s\ndovecot_syntax = 2.3\npostfix_map = %s\n' "$O/sni.conf" "$O/sni_map" > "$T/conf"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/conf" "$@"; }
 # servercert.pem files that sync itself (not postmap) opened
-opened() { strace -e trace=open,openat -o "$T/trace" "$QMAIL_SNI" -d "$Q" -c "$T/conf" sync; grep -c 'servercert\.pem"' "$T/trace"; }
+opened() { strace -e trace=open,openat -o "$T/trace" "$QMAIL_SNI" -q -d "$Q" -c "$T/conf" sync; grep -c 'servercert\.pem"' "$T/trace"; }
 for n in a b c; do make_cert "$T/$n" "mail.$n.test" ec 30 "mail.$n.test"; done
 make_cert "$T/d" mail.host.test ec 30 mail.host.test
-sni install --default mail.host.test "$T/d.key" "$T/d.crt"
+sni install --default mail.host.test "$T/d.key" "$T/d.pem"
 for n in a b c; do sni install "mail.$n.test" "$T/$n.key" "$T/$n.crt"; done
 # a tenant whose key is not its certificate's: unusable, and cached so
 mkdir -p "$S/mail.bad.test"; cat "$T/a.key" "$T/b.crt" > "$S/mail.bad.test/servercert.pem"

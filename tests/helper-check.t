@@ -13,8 +13,8 @@ make_cert "$T/a" mail.alpha.test ec 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 10 mail.beta.test alpha.test
 make_cert "$T/old" old.test ec -1 old.test
 make_cert "$T/later" later.test ec future later.test
-sni install --default mail.host.test "$T/d.key" "$T/d.crt"
-sni install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni install --default mail.host.test "$T/d.key" "$T/d.pem"
+sni install mail.alpha.test "$T/a.key" "$T/a.pem"
 
 out=$(sni check 2>&1); rc=$?
 is "$rc:$out" "0:" "a clean tree: exit 0, nothing said"
@@ -36,7 +36,7 @@ mkdir -p "$S/wrongname.test"; cp "$T/w.pem" "$S/wrongname.test/servercert.pem"
 mkdir -p "$S/mail.beta.test"; cp "$T/b.pem" "$S/mail.beta.test/servercert.pem"
 mkdir -p "$S/open.test"; make_cert "$T/o" open.test ec 30 open.test; cp "$T/o.pem" "$S/open.test/servercert.pem"; chmod 644 "$S/open.test/servercert.pem"
 mkdir -p "$S/Upper.Test"
-out=$(sni install later.test "$T/later.key" "$T/later.crt" 2>&1); rc=$?
+out=$(sni install later.test "$T/later.key" "$T/later.pem" 2>&1); rc=$?
 ln -s gone.test "$S/dangling.test" # after the install, whose sync would remove it
 is "$rc" 0 "install takes a certificate not yet valid by this host's clock"
 like "$out" "^qmail-sni: warning: later\.test: the certificate is not valid until $(date -u -d tomorrow +%Y-%m-%d) .* by this host's clock: is the clock right\?\$" "and warns, with the date"
@@ -63,10 +63,10 @@ like "$m" '^# TYPE qmail_sni_cert_not_after_seconds gauge$' "prometheus: typed"
 
 # bad input never reaches a path or a config file
 for bad in 'a}b.test' 'a"b.test' $'a\nb.test' 'a;b.test' '../x' 'a/b'; do
-  out=$(sni install "$bad" "$T/a.key" "$T/a.crt" 2>&1); rc=$?
+  out=$(sni install "$bad" "$T/a.key" "$T/a.pem" 2>&1); rc=$?
   is "$rc" 100 "install refuses name $(printf '%q' "$bad")"
 done
-out=$(sni install $'evil\n.test' "$T/a.key" "$T/a.crt" 2>&1)
+out=$(sni install $'evil\n.test' "$T/a.key" "$T/a.pem" 2>&1)
 is "$out" 'qmail-sni: fatal: bad name: evil\x0a.test' "a newline in a name is shown escaped, on one line"
 out=$(sni probe 127.0.0.1:1 'x}y' 2>&1); is "$?" 100 "probe refuses a bad name"
 out=$(sni remove '../servercerts' 2>&1); is "$?" 100 "remove refuses a bad name"

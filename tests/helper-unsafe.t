@@ -20,28 +20,28 @@ refused() { # refused DESCRIPTION DIRECTORY FIX CMD...: exit 100, naming both
   like "$out" "^qmail-sni: fatal: unsafe directory $dir: .*: $fix $dir\$" "$what: names $dir and '$fix'"
 }
 
-sni install --default mail.alpha.test "$T/a.key" "$T/a.crt"
+sni install --default mail.alpha.test "$T/a.key" "$T/a.pem"
 is "$(stat -c %U:%G:%a "$S" "$S/mail.alpha.test" | sort -u)" root:nogroup:750 "directories root's with owner=nobody, the reader's group"
 is "$(stat -c %U:%G:%a "$S/mail.alpha.test/servercert.pem")" nobody:nogroup:640 "the file the owner's"
-sni -s readers=nobody:root install mail.alpha.test "$T/a.key" "$T/a.crt"
+sni -s readers=nobody:root install mail.alpha.test "$T/a.key" "$T/a.pem"
 is "$(stat -c %a "$S")" 751 "a reader of another group: search for others, no listing"
 
 # the previous release's layout: the owner's directories
 chown nobody "$S" "$S/mail.alpha.test"
-out=$(sni install mail.beta.test "$T/b.key" "$T/b.crt" 2>&1); ok $? "a previous release's tree: install succeeds"
+out=$(sni install mail.beta.test "$T/b.key" "$T/b.pem" 2>&1); ok $? "a previous release's tree: install succeeds"
 like "$out" "^qmail-sni: migrated $S: its directories are root's now \(1 more were the owner's\)" "and says once that it migrated"
 is "$(stat -c %U "$S" "$S/mail.alpha.test" "$S/mail.beta.test" | sort -u)" root "every directory root's"
 out=$(sni sync 2>&1); is "$out" "" "migrated once: the next run says nothing"
 
 # another user's directory, or one others can write: refused, with the fix
 chown daemon "$S"
-refused "servercerts/ of another user" "$S" "chown root" sni install mail.beta.test "$T/b.key" "$T/b.crt"
+refused "servercerts/ of another user" "$S" "chown root" sni install mail.beta.test "$T/b.key" "$T/b.pem"
 refused "sync, too" "$S" "chown root" sni sync
 chown root "$S"; chmod 770 "$S"
-refused "servercerts/ its group can write" "$S" "chmod go-w" sni install mail.beta.test "$T/b.key" "$T/b.crt"
+refused "servercerts/ its group can write" "$S" "chmod go-w" sni install mail.beta.test "$T/b.key" "$T/b.pem"
 chmod 750 "$S"
 chown nobody "$Q"
-refused "a directory on the way" "$Q" "chown root" sni install mail.beta.test "$T/b.key" "$T/b.crt"
+refused "a directory on the way" "$Q" "chown root" sni install mail.beta.test "$T/b.key" "$T/b.pem"
 chown root "$Q"; chmod 777 "$Q"
 refused "one others can write" "$Q" "chmod go-w" sni sync
 chmod 755 "$Q"
