@@ -35,14 +35,18 @@ static void text_outputs(struct qsni *q, struct tree *t, problemfn problem)
 static void wildcard_notes(struct qsni *q, struct tree *t, notefn note)
 {
   struct config *cf = &q->cf;
+  stralloc text = {0};
   size_t i;
   for (i = 0; i < t->len; ++i) {
     const struct cert *c = &t->c[i];
     if (c->is_default || c->name[0] != '*' || !usable(c)) continue;
-    if (*cf->postfix_map)
-      note("postfix", c->name, "Postfix also serves it to deeper names (a.b.example.com), which qmail-smtpd gives the default");
-    if (*cf->stunnel_conf)
-      note("stunnel", c->name, "stunnel's * also matches deeper names (a.b.example.com), which qmail-smtpd gives the default");
+    /* a deeper name under this very wildcard, as the example */
+    if (!stralloc_copys(&text, "Postfix also serves it to deeper names (a.b") || !stralloc_cats(&text, c->name + 1)
+        || !stralloc_cats(&text, "), which qmail-smtpd gives the default") || !stralloc_0(&text)) die_nomem();
+    if (*cf->postfix_map) note("postfix", c->name, text.s);
+    if (!stralloc_copys(&text, "stunnel's * also matches deeper names (a.b") || !stralloc_cats(&text, c->name + 1)
+        || !stralloc_cats(&text, "), which qmail-smtpd gives the default") || !stralloc_0(&text)) die_nomem();
+    if (*cf->stunnel_conf) note("stunnel", c->name, text.s);
     if (*cf->tlswrapper_dir)
       note("tlswrapper", c->name, "tlswrapper has no wildcards: the names under it get the default there");
     if (*cf->s6_dir && !strchr(c->name + 2, '.'))
@@ -50,6 +54,7 @@ static void wildcard_notes(struct qsni *q, struct tree *t, notefn note)
   }
   if (*cf->tlswrapper_dir)
     note("tlswrapper", 0, "names are matched as sent, case and all: MAIL.EXAMPLE.COM gets the default there");
+  stralloc_free(&text);
 }
 
 static void s6_sizes(struct qsni *q, struct tree *t, problemfn problem)

@@ -161,6 +161,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   const char *prom = 0;
   char num[FMT_LONG], when[32];
   size_t i, j;
+  unsigned long certs = 0, names = 0;
   int a;
 
   for (a = 1; a < argc; ++a) {
@@ -186,6 +187,13 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     long days;
     if (c->is_link && !c->primary[0]) { problem(name, "link points outside servercerts/", 0, 0); continue; }
     if (c->is_link && !tree_find(&t, c->primary)) { problem(name, "dangling link to ", c->primary, 0); continue; }
+    /* a link is its certificate's name: what is wrong with that is said once, of the certificate */
+    if (c->is_link) {
+      if (!c->why && !cert_covers(c, c->name)) problem(name, "links to ", c->primary, ", whose certificate does not cover it");
+      ++names;
+      continue;
+    }
+    if (!c->is_default) { ++certs; ++names; }
     if (c->why) { problem(name, c->is_default ? c->why : c->path.s, c->is_default ? 0 : ": ", c->is_default ? 0 : c->why); continue; }
     if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
     if (!c->is_link) check_chain(c, name);
@@ -218,5 +226,12 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     problem("outputs", "owed since a deploy: dehydrated's exit_hook, certbot's --post-hook or qmail-sni sync writes them", 0, 0);
   if (prom) prometheus(q, &t, prom);
   tree_free(&t);
+  if (!problems) {
+    char nc[FMT_ULONG], nn[FMT_ULONG];
+    nc[fmt_ulong(nc, certs)] = 0;
+    nn[fmt_ulong(nn, names)] = 0;
+    say("clean: ", nc, certs == 1 ? " certificate" : " certificates", " for ", nn, names == 1 ? " name" : " names",
+        " and the default, no problem");
+  }
   return problems ? EXIT_PERM : 0;
 }

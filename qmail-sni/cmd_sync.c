@@ -44,6 +44,19 @@ static const char *reload_command(const struct config *cf, int flag)
   }
 }
 
+/* 1 if the server of flag has an output set up */
+static int output_set(const struct config *cf, int flag)
+{
+  switch (flag) {
+    case PENDING_DOVECOT: return *cf->dovecot_conf || *cf->dovecot_dir;
+    case PENDING_POSTFIX: return *cf->postfix_map != 0;
+    case PENDING_TLSWRAPPER: return *cf->tlswrapper_dir != 0;
+    case PENDING_STUNNEL: return *cf->stunnel_conf != 0;
+    case PENDING_S6: return *cf->s6_dir != 0;
+    default: return 0;
+  }
+}
+
 /* which reloads are owed: PENDING_ flags, a line each in the file */
 int reload_pending(struct qsni *q)
 {
@@ -57,7 +70,7 @@ int reload_pending(struct qsni *q)
     /* what it held is unknown: every server with a reload is owed one */
     carp("warning: ", q->servercerts, "/" PENDING_FILE " ignored: ", why, "; every server is reloaded");
     for (i = 0; i < NSERVERS; ++i)
-      if (*reload_command(&q->cf, servers[i].flag)) r |= servers[i].flag;
+      if (output_set(&q->cf, servers[i].flag) && *reload_command(&q->cf, servers[i].flag)) r |= servers[i].flag;
   }
   else
     for (i = 0; i < text.len; i = j + 1) {

@@ -17,7 +17,7 @@ sni install --default mail.host.test "$T/d.key" "$T/d.pem"
 sni install mail.alpha.test "$T/a.key" "$T/a.pem"
 
 out=$(sni check 2>&1); rc=$?
-is "$rc:$out" "0:" "a clean tree: exit 0, nothing said"
+is "$rc:$out" "0:clean: 2 certificates for 3 names and the default, no problem" "a clean tree: exit 0, said in one line"
 list=$(sni list)
 is "$(printf '%s\n' "$list" | cut -f1 | tr '\n' ' ')" "name alpha.test mail.alpha.test mail.host.test (default) " "list: one row per name, and the default"
 like "$list" $'^alpha.test\t[^\t]*/servercerts/alpha.test/servercert.pem\tmail.alpha.test\tmail.alpha.test,alpha.test\t/CN=qmail-sni test intermediate\t20[0-9-]+T[0-9:]+Z\t(29|30)$' "list: file, primary, SANs, issuer, notAfter, days left"
