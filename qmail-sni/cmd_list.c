@@ -1,5 +1,6 @@
-/* qmail-sni list [--json]: one row per name: name, file, primary name,
- * SANs, issuer, notAfter, days left. */
+/* qmail-sni list [--json]: one row per name, in columns for a terminal:
+ * name, the certificate it links to, notAfter, days left, issuer (or
+ * what is wrong), SANs; --json, for programs, also the file. */
 #include <string.h>
 #include <time.h>
 #include <buffer.h>
@@ -22,6 +23,14 @@ static void json_string(const char *s)
   put("\"");
 }
 
+/* s, then blanks up to width and two more */
+static void column(const char *s, size_t width)
+{
+  size_t n = strlen(s);
+  put(s);
+  while (n++ < width + 2) put(" ");
+}
+
 static void date(X509 *x, char out[32])
 {
   long t;
@@ -36,14 +45,26 @@ int cmd_list(struct qsni *q, int argc, char **argv)
   struct tree t;
   stralloc issuer = {0};
   char num[FMT_LONG + 1], when[32];
-  size_t i, j;
+  size_t i, j, wname = 4, wlink = 8, wissuer = 6;
   int json = 0;
 
   if (argc == 2 && !strcmp(argv[1], "--json")) json = 1;
   else if (argc != 1) usage_error("list", "the one option is --json", argv[1]);
   tree_load(&t, q, TREE_DEFAULT);
   if (json) put("[");
-  else put("name\tfile\tprimary\tsans\tissuer\tnot_after\tdays_left\n");
+  else {
+    for (i = 0; i < t.len; ++i) {
+      const struct cert *c = &t.c[i];
+      size_t n = c->is_default ? sizeof "(default)" - 1 : strlen(c->name);
+      if (n > wname) wname = n;
+      if (c->is_link && strlen(c->primary) > wlink) wlink = strlen(c->primary);
+      if (c->leaf) { x509_issuer(c->leaf, &issuer); n = strlen(issuer.s); }
+      else n = c->why ? strlen(c->why) : 0;
+      if (n > wissuer) wissuer = n;
+    }
+    column("NAME", wname); column("LINKS TO", wlink); column("EXPIRES", 10); column("DAYS", 4);
+    column("ISSUER", wissuer); put("SANS\n");
+  }
   for (i = 0; i < t.len; ++i) {
     struct cert *c = &t.c[i];
     const char *name = c->is_default ? "(default)" : c->name;
@@ -69,12 +90,15 @@ int cmd_list(struct qsni *q, int argc, char **argv)
       put("}");
     }
     else {
-      put(name); put("\t"); put(c->path.s); put("\t"); put(c->is_default ? "-" : c->primary); put("\t");
+      when[10] = 0; /* the date alone */
+      column(name, wname); column(c->is_link ? c->primary : "-", wlink);
+      column(c->leaf ? when : "-", 10); column(c->leaf ? num : "-", 4);
+      column(c->leaf ? issuer.s : c->why ? c->why : "", wissuer);
       for (j = 0; j < c->sans.len; j += strlen(c->sans.s + j) + 1) {
         if (j) put(",");
         put(c->sans.s + j);
       }
-      put("\t"); put(c->leaf ? issuer.s : c->why); put("\t"); put(when); put("\t"); put(c->leaf ? num : "-"); put("\n");
+      put("\n");
     }
   }
   if (json) put("\n]\n");

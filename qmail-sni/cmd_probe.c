@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <buffer.h>
+#include <fmt.h>
 #include <errmsg.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -19,7 +20,7 @@
 #define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
 
 static const char *host, *port, *proto;
-static int unreachable; /* a connection failed: try again later, exit 111 */
+static int unreachable; /* this connection failed: nothing to compare */
 
 /* a connected socket, or -1 with *why */
 static int fd_connect(const char **why)
@@ -102,7 +103,9 @@ static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX])
   return found == SNI_DEFAULT ? 0 : expected(q, 0, path);
 }
 
-static void describe(X509 *x)
+/* a certificate in short: CN, and the first 8 bytes of its SHA-256,
+ * which tell certificates apart; with sans, its names too */
+static void describe(X509 *x, int sans)
 {
   stralloc s = {0};
   char fp[97];
@@ -110,15 +113,30 @@ static void describe(X509 *x)
   x509_cn(x, &s);
   buffer_puts(buffer_1, "CN=");
   buffer_puts(buffer_1, s.s);
-  x509_sans(x, &s);
-  buffer_puts(buffer_1, " SAN=");
-  for (i = 0; i < s.len; i += strlen(s.s + i) + 1) {
-    if (i) buffer_puts(buffer_1, ",");
-    buffer_puts(buffer_1, s.s + i);
+  if (sans) {
+    x509_sans(x, &s);
+    buffer_puts(buffer_1, " SAN=");
+    for (i = 0; i < s.len; i += strlen(s.s + i) + 1) {
+      if (i) buffer_puts(buffer_1, ",");
+      buffer_puts(buffer_1, s.s + i);
+    }
   }
-  if (x509_fingerprint(x, fp)) { buffer_puts(buffer_1, " sha256="); buffer_puts(buffer_1, fp); }
+  if (x509_fingerprint(x, fp)) { fp[23] = 0; buffer_puts(buffer_1, " sha256="); buffer_puts(buffer_1, fp); }
   stralloc_free(&s);
 }
+
+/* path, shown short: servercerts/NAME, or "the default" */
+static const char *shown_path(struct qsni *q, char *path)
+{
+  size_t n = strlen(q->control), l = strlen(path);
+  if (strncmp(path, q->control, n) || path[n] != '/') return path;
+  if (!strcmp(path + n + 1, "servercert.pem")) return "the default";
+  if (l > n + sizeof "/servercert.pem" && !strcmp(path + l - (sizeof "/servercert.pem" - 1), "/servercert.pem"))
+    path[l - (sizeof "/servercert.pem" - 1)] = 0;
+  return path + n + 1;
+}
+
+static unsigned long n_ok, n_bad, n_down;
 
 static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
 {
@@ -133,16 +151,33 @@ static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
     strcat(name, pattern + 1);
   }
   else if (pattern) strcpy(name, pattern);
+  unreachable = 0;
   got = served(ctx, pattern ? name : 0, &why);
   want = expected(q, pattern ? name : 0, path);
   ok = got && want && x509_fingerprint(got, a) && x509_fingerprint(want, b) && !strcmp(a, b);
   buffer_puts(buffer_1, pattern ? name : "(no sni)");
+  if (!got && unreachable) {
+    /* nothing to compare: not a mismatch */
+    buffer_puts(buffer_1, ": UNREACHABLE: ");
+    buffer_puts(buffer_1, why);
+    buffer_putnlflush(buffer_1);
+    ++n_down;
+    X509_free(want);
+    return 1;
+  }
   buffer_puts(buffer_1, ok ? ": ok: " : ": MISMATCH: served ");
-  if (got) describe(got); else { buffer_puts(buffer_1, "nothing ("); buffer_puts(buffer_1, why); buffer_puts(buffer_1, ")"); }
+  if (got) describe(got, !ok);
+  else {
+    buffer_puts(buffer_1, "nothing ("); buffer_puts(buffer_1, why);
+    if (!proto && strstr(why, "wrong version number"))
+      buffer_puts(buffer_1, ": a plain-text greeting? try --starttls smtp, imap or pop3");
+    buffer_puts(buffer_1, ")");
+  }
   buffer_puts(buffer_1, ok ? " from " : ", expected ");
-  if (!ok && want) { describe(want); buffer_puts(buffer_1, " from "); }
-  buffer_puts(buffer_1, want ? path : "no usable certificate");
+  if (!ok && want) { describe(want, 1); buffer_puts(buffer_1, " from "); }
+  buffer_puts(buffer_1, want ? shown_path(q, path) : "no usable certificate");
   buffer_putnlflush(buffer_1);
+  if (ok) ++n_ok; else ++n_bad;
   X509_free(got);
   X509_free(want);
   return ok;
@@ -170,12 +205,12 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
     hp.s[colon - 1] = 0;
     ++host;
   }
-  if (a < argc && !strcmp(argv[a], "--starttls")) {
-    if (a + 1 >= argc) usage_error("probe", "--starttls needs smtp, imap or pop3", 0);
-    proto = argv[a + 1];
+  if (a < argc && (!strcmp(argv[a], "--starttls") || !strncmp(argv[a], "--starttls=", 11))) {
+    if (argv[a][10] == '=') proto = argv[a++] + 11;
+    else if (a + 1 >= argc) usage_error("probe", "--starttls needs smtp, imap or pop3", 0);
+    else { proto = argv[a + 1]; a += 2; }
     if (strcmp(proto, "smtp") && strcmp(proto, "imap") && strcmp(proto, "pop3"))
       usage_error("probe", "--starttls is smtp, imap or pop3", proto);
-    a += 2;
   }
   ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) die_nomem();
@@ -197,5 +232,14 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
     tree_free(&t);
   }
   SSL_CTX_free(ctx);
-  return unreachable ? EXIT_TEMP : bad ? EXIT_PERM : 0;
+  {
+    char o[FMT_ULONG], m[FMT_ULONG], u[FMT_ULONG];
+    o[fmt_ulong(o, n_ok)] = 0; m[fmt_ulong(m, n_bad)] = 0; u[fmt_ulong(u, n_down)] = 0;
+    buffer_puts(buffer_1, argv[1]);
+    buffer_puts(buffer_1, ": "); buffer_puts(buffer_1, o); buffer_puts(buffer_1, " ok, ");
+    buffer_puts(buffer_1, m); buffer_puts(buffer_1, " mismatched, ");
+    buffer_puts(buffer_1, u); buffer_puts(buffer_1, " unreachable");
+    buffer_putnlflush(buffer_1);
+  }
+  return n_down ? EXIT_TEMP : bad ? EXIT_PERM : 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <fmt.h>
 #include <stralloc.h>
 #include <openssl/ssl.h>
 
@@ -183,7 +184,12 @@ int main(int argc, char **argv)
     if (*q.cf.hook_chain && (r = run_argv(q.cf.hook_chain, argc, argv))) {
       if (r < 0) diesys(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain)");
       if (r == 127) die(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain): not found or not executable");
-      return r;
+      {
+        char num[FMT_ULONG];
+        num[fmt_ulong(num, (unsigned long)r)] = 0;
+        die(r, "fatal: ", q.cf.hook_chain, " (setting hook_chain) failed on ", argv[0], ": exit status ", num,
+            r > 128 ? " (killed by a signal)" : "", "; its status is passed on");
+      }
     }
     if (cmd == COMMAND_HOOK) return 0;
   }

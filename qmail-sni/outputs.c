@@ -1,6 +1,7 @@
 /* outputs.c: Dovecot local_name blocks and the Postfix SNI map, both
  * rendered from the one tree model, so the servers agree with qmail. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,6 +230,8 @@ int path_same(const char *path, const char *data, size_t len)
 int output_dir(const char *dir, int dry)
 {
   int fd = safedir_open(dir, dry ? 0 : SAFE_TRUST);
+  if (fd == -1 && errno == ENOENT)
+    die_output("no such output directory, to be made by root (mkdir -m 755 it): ", 0, dir, 0);
   if (fd == -1) die_output(dry ? "unable to read" : "unable to open", 0, dir, 1);
   if (!dry) tmp_sweep(fd);
   return fd;

@@ -135,6 +135,8 @@ wlive=$T/dh/certs/star_w_test/cert.pem
 is "$(fp_file "$C/servercerts/*.w.test/servercert.pem")" "$(fp_file "$wlive")" "the wildcard is in the tree"
 is "$(served "$PQ" smtp a.w.test)" "$(fp_file "$wlive")" "and served for a.w.test"
 printf '#!/bin/sh\n[ "$1" = deploy_challenge ] && exit 3\nexit 0\n' > "$T/dnshook"
-"$QMAIL_SNI" deploy_challenge x.w.test tok val; rc=$?
+out=$("$QMAIL_SNI" deploy_challenge x.w.test tok val 2>&1); rc=$?
 is "$rc" 3 "the chained hook's exit status is passed on"
+is "$out" "qmail-sni: fatal: $T/dnshook (setting hook_chain) failed on deploy_challenge: exit status 3; its status is passed on" \
+  "naming the program and its status"
 done_testing
