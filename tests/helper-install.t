@@ -66,7 +66,18 @@ is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a2.crt")" "the default follow
 sni install mail.beta.test "$T/b.key" "$T/b.crt"
 is "$(fp_file "$C/servercert.pem")" "$(fp_file "$T/a2.crt")" "another certificate leaves the default alone"
 
-sni remove mail.alpha.test; ok $? "remove succeeds"
+# a SAN name is a link, which the next renewal brings back
+out=$(sni remove alpha.test 2>&1); rc=$?
+is "$rc" 100 "remove of a SAN name, without --link: refused"
+like "$out" "^qmail-sni: fatal: alpha.test is a name of mail.alpha.test's certificate, and its next renewal links it again: remove mail.alpha.test, or remove --link alpha.test" "saying what to do"
+[ -L "$S/alpha.test" ]; ok $? "and the link stays"
+out=$(sni remove --link alpha.test 2>&1); rc=$?
+is "$rc:$out" "0:removed the link alpha.test to mail.alpha.test" "remove --link drops the link alone, and says so"
+[ -d "$S/mail.alpha.test" ] && [ ! -L "$S/alpha.test" ]; ok $? "the certificate stays"
+sni -q install mail.alpha.test "$T/a2.key" "$T/a2.crt"
+is "$(readlink "$S/alpha.test")" mail.alpha.test "its renewal links it again"
+out=$(sni remove mail.alpha.test); ok $? "remove succeeds"
+is "$out" "removed mail.alpha.test and 1 link" "and says what went"
 [ ! -e "$S/mail.alpha.test" ] && [ ! -L "$S/alpha.test" ]; ok $? "remove takes the name and its links"
 out=$(sni remove mail.alpha.test 2>&1); is "$?:$out" "0:no certificate for mail.alpha.test: nothing to remove" "removing what is gone says so, exit 0: tools run again"
 # a default older than the certificate it came from: check says so

@@ -121,6 +121,21 @@ is "$(grep -c '^local_name mail\.host\.test ' "$O/sni.conf"):$(grep -c '^local_n
 sni remove '*.host.test'
 is "$(grep -c '^local_name mail\.host\.test ' "$O/sni.conf")" 1 "and the default's again once the wildcard is gone"
 
+# --dry-run: what would change, and nothing changed
+make_cert "$T/dr" dry.test ec 30 dry.test
+mkdir -p "$S/dry.test"; cp "$T/dr.pem" "$S/dry.test/servercert.pem"
+snap=$(stat -c '%i %Y' "$O/sni.conf" "$O/sni_map" "$O/sni_map.db")
+: > "$O/reloads"
+out=$(sni sync --dry-run 2>&1); rc=$?
+is "$rc" 0 "sync --dry-run: exit 0"
+like "$out" "^dovecot: $O/sni.conf would be rewritten" "says which output would be rewritten"
+like "$out" "^dovecot: would be reloaded: echo dovecot" "and which server reloaded"
+is "$(stat -c '%i %Y' "$O/sni.conf" "$O/sni_map" "$O/sni_map.db"):$(wc -c < "$O/reloads")" "$snap:0" "and changes nothing"
+out=$(sni sync 2>&1)
+like "$out" "^dovecot: $O/sni.conf rewritten" "sync then does it"
+like "$out" "^dovecot: reloaded" "and says so"
+rm -rf "$S/dry.test"; sni -q sync
+
 # no outputs configured: sync does nothing and succeeds
 out=$("$QMAIL_SNI" -d "$Q" -c /dev/null sync 2>&1); is "$?:$out" "0:" "sync with nothing configured: exit 0, silent"
 
@@ -149,4 +164,18 @@ rm -rf "$D/control/servercerts/mail.alpha.test"
 ok $? "certbot deploy hook succeeds"
 is "$(fp_file "$D/control/servercerts/mail.alpha.test/servercert.pem")" "$(fp_file "$T/a.crt")" "certbot: installed from RENEWED_LINEAGE"
 out=$(hook certbot 2>&1); is "$?" 100 "certbot without its environment: exit 100"
+# certbot --all: every lineage adopted, once
+make_cert "$T/l2" beta.test ec 30 beta.test www.beta.test
+mkdir -p "$T/live/beta.test"; cp "$T/l2.key" "$T/live/beta.test/privkey.pem"; cat "$T/l2.crt" "$T/l2.chain" > "$T/live/beta.test/fullchain.pem"
+echo "certbot's own" > "$T/live/README"
+rm -rf "$D/control/servercerts/mail.alpha.test"
+out=$(hook certbot --all "$T/live" 2>&1); rc=$?
+is "$rc" 0 "certbot --all: exit 0"
+is "$(fp_file "$D/control/servercerts/mail.alpha.test/servercert.pem"):$(fp_file "$D/control/servercerts/beta.test/servercert.pem")" \
+   "$(fp_file "$T/a.crt"):$(fp_file "$T/l2.crt")" "installs each lineage, under its own name"
+is "$(readlink "$D/control/servercerts/www.beta.test")" beta.test "with its other names linked"
+snap=$(stat -c '%i %Y' "$D/control/servercerts"/*/servercert.pem)
+out=$(hook certbot --all "$T/live" 2>&1)
+is "$(stat -c '%i %Y' "$D/control/servercerts"/*/servercert.pem)" "$snap" "run again: nothing written"
+is "$(printf '%s\n' "$out" | grep -c '^installed\|^renewed')" 0 "and nothing said installed"
 done_testing
