@@ -109,18 +109,6 @@ void links_dangling(struct qsni *q)
   closedir(dir);
 }
 
-/* the SANs of the certificate in servercert.pem text, or none */
-static void old_sans(const stralloc *text, stralloc *sans)
-{
-  BIO *bio = text->len ? BIO_new_mem_buf(text->s, (int)text->len) : 0;
-  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
-  if (!stralloc_copys(sans, "")) die_nomem();
-  if (leaf) x509_sans(leaf, sans);
-  X509_free(leaf);
-  BIO_free(bio);
-  ERR_clear_error();
-}
-
 /* the links to name that the old certificate's SANs made and the new
  * one's do not list: a renewal reads its own names, not the tree */
 static void links_dropped(struct qsni *q, const char *name, const stralloc *old, const stralloc *sans)
@@ -246,7 +234,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old);
     return INSTALL_UNCHANGED;
   }
-  old_sans(&old, &oldsans);
+  pem_sans(&old, &oldsans);
   if (as_default == INSTALL_DEFAULT)
     why = *q->cf.default_name ? "setting default" : fstatat(q->ctl, "servercert.pem", &st, 0) == 0 ? "--default"
         : "the first certificate there is; set default to choose";

@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <errmsg.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
@@ -26,18 +24,6 @@ static int host_name(struct qsni *q, char me[SNI_NAME_MAX + 1])
   ok = ok && sni_name_canon(me, text.s, n) == SNI_OK;
   stralloc_free(&text);
   return ok;
-}
-
-/* the SANs of the certificate in a servercert.pem's bytes */
-static void sans_of(const stralloc *pem, stralloc *sans)
-{
-  BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
-  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
-  if (!stralloc_copys(sans, "")) die_nomem();
-  if (leaf) x509_sans(leaf, sans);
-  X509_free(leaf);
-  BIO_free(bio);
-  ERR_clear_error();
 }
 
 /* whether name's install also writes the default: the configured
@@ -66,7 +52,7 @@ int default_for_me(struct qsni *q, const stralloc *sans)
   const char *why;
   int r = 0;
   if (!host_name(q, me) || !x509_covers(sans->s, sans->len, me)) return 0;
-  if (read_at(q->ctl, "servercert.pem", 0, &def, SERVERCERT_MAX, &why) == 1) sans_of(&def, &dsans);
+  if (read_at(q->ctl, "servercert.pem", 0, &def, SERVERCERT_MAX, &why) == 1) pem_sans(&def, &dsans);
   r = !x509_covers(dsans.s ? dsans.s : "", dsans.len, me);
   stralloc_free(&def); stralloc_free(&dsans);
   return r;

@@ -158,6 +158,7 @@ void sanset_free(struct sanset *set);
 long x509_days_left(X509 *x, long *not_after);
 int x509_not_yet_valid(X509 *x, char when[32]);
 void expiry_date(X509 *x, char when[32]);
+void pem_sans(const stralloc *pem, stralloc *sans);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "qmail-sni.h"
@@ -200,4 +202,16 @@ void x509_cn(X509 *x, stralloc *out)
   char buf[256] = "";
   X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf);
   printable(out, buf);
+}
+
+/* the SANs of the first certificate in PEM text (none if there is none) */
+void pem_sans(const stralloc *pem, stralloc *sans)
+{
+  BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
+  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  if (!stralloc_copys(sans, "")) die_nomem();
+  if (leaf) x509_sans(leaf, sans);
+  X509_free(leaf);
+  BIO_free(bio);
+  ERR_clear_error();
 }
