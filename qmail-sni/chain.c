@@ -28,18 +28,22 @@ static void issuer(X509 *x, stralloc *out)
   if (!stralloc_cats(out, buf)) die_nomem();
 }
 
-/* the server's own judgement: its library, at its security level */
-static const char *library(EVP_PKEY *key, X509 *leaf, STACK_OF(X509) *rest)
+/* the server's own judgement: its library, at its security level. The
+ * level judges keys and signatures, which the certificates carry: the
+ * private key need not be decoded for it */
+static const char *library(STACK_OF(X509) *certs)
 {
   static SSL_CTX *ctx;
   SSL *ssl;
   const char *why = 0;
   unsigned long e;
+  int i, ok;
   if (!ctx && !(ctx = SSL_CTX_new(TLS_server_method()))) die_nomem();
   if (!(ssl = SSL_new(ctx))) die_nomem();
   ERR_clear_error();
-  if (SSL_use_cert_and_key(ssl, leaf, key, rest, 1) != 1)
-    why = (e = ERR_peek_last_error()) && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "refused";
+  ok = SSL_use_certificate(ssl, sk_X509_value(certs, 0)) == 1;
+  for (i = 1; ok && i < sk_X509_num(certs); ++i) ok = SSL_add1_chain_cert(ssl, sk_X509_value(certs, i)) == 1;
+  if (!ok) why = (e = ERR_peek_last_error()) && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "refused";
   SSL_free(ssl);
   ERR_clear_error();
   return why;
@@ -61,25 +65,16 @@ static int trusted_issuer(X509 *x)
   return r;
 }
 
-int chain_judge(const char *pem, size_t len, stralloc *detail)
+/* the leaf first, then the rest of the file's certificates */
+int chain_judge_certs(STACK_OF(X509) *certs, stralloc *detail)
 {
-  BIO *bio = BIO_new_mem_buf(pem, (int)len);
-  EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, 0, 0, (void *)"") : 0;
-  STACK_OF(X509) *certs = sk_X509_new_null(), *rest = sk_X509_new_null();
-  X509 *x, *c;
+  X509 *c;
   const char *why;
-  int i, j, n, r = CHAIN_OK;
+  int i, j, n = sk_X509_num(certs), r = CHAIN_OK;
 
   if (!stralloc_copys(detail, "")) die_nomem();
-  if (!bio || !certs || !rest) die_nomem();
-  BIO_free(bio);
-  bio = BIO_new_mem_buf(pem, (int)len);
-  while (bio && (x = PEM_read_bio_X509(bio, 0, 0, 0))) if (!sk_X509_push(certs, x)) die_nomem();
-  ERR_clear_error();
-  n = sk_X509_num(certs);
-  if (!key || !n) { r = CHAIN_OK; goto done; } /* what does not parse is said elsewhere */
-  for (i = 1; i < n; ++i) if (!sk_X509_push(rest, sk_X509_value(certs, i))) die_nomem();
-  if ((why = library(key, sk_X509_value(certs, 0), rest))) {
+  if (!n) goto done; /* what does not parse is said elsewhere */
+  if ((why = library(certs))) {
     if (!stralloc_copys(detail, why)) die_nomem();
     r = CHAIN_WEAK;
     goto done;
@@ -115,9 +110,20 @@ int chain_judge(const char *pem, size_t len, stralloc *detail)
  done:
   ERR_clear_error();
   if (!stralloc_0(detail)) die_nomem();
+  return r;
+}
+
+int chain_judge(const char *pem, size_t len, stralloc *detail)
+{
+  BIO *bio = BIO_new_mem_buf(pem, (int)len);
+  STACK_OF(X509) *certs = sk_X509_new_null();
+  X509 *x;
+  int r;
+  if (!bio || !certs) die_nomem();
+  /* the certificates, the key block before them passed over */
+  while ((x = PEM_read_bio_X509(bio, 0, 0, 0))) if (!sk_X509_push(certs, x)) die_nomem();
+  r = chain_judge_certs(certs, detail);
   BIO_free(bio);
-  EVP_PKEY_free(key);
-  sk_X509_free(rest);
   sk_X509_pop_free(certs, X509_free);
   return r;
 }

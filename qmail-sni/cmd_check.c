@@ -107,22 +107,22 @@ static void check_readers(struct qsni *q, struct tree *t)
   stralloc_free(&one); stralloc_free(&where); stralloc_free(&why); stralloc_free(&own);
 }
 
-/* what clients or the server's library would refuse in the file */
+/* what clients or the server's library would refuse in the file, as
+ * the strict read of the tree found it */
 static void check_chain(struct cert *c, const char *name)
 {
-  stralloc pem = {0}, detail = {0}, where = {0};
-  const char *why;
   /* the default's name is its path: said once */
-  const char *path = strcmp(name, c->path.s) ? c->path.s : "", *sep = *path ? ": " : "";
-  if (read_at(AT_FDCWD, c->path.s, READ_FOLLOW, &pem, SERVERCERT_MAX, &why) == 1) {
-    if (!stralloc_copys(&where, path) || !stralloc_cats(&where, sep) || !stralloc_0(&where)) die_nomem();
-    switch (chain_judge(pem.s, pem.len, &detail)) {
-      case CHAIN_WEAK: problem4(name, where.s, "certificate rejected by the TLS library: ", detail.s, " (the server serves the default)"); break;
-      case CHAIN_BAD_SIGNER: problem4(name, where.s, detail.s, 0, 0); break;
-      case CHAIN_NO_ISSUER: problem4(name, where.s, detail.s, ": clients that lack it refuse the certificate (install the full chain)", 0); break;
-    }
+  const char *path = strcmp(name, c->path.s) ? c->path.s : 0, *d = c->chain_detail.s;
+  switch (c->chain) {
+    case CHAIN_WEAK:
+      problem4(name, path ? path : "", path ? ": certificate rejected by the TLS library: " : "certificate rejected by the TLS library: ",
+               d, " (the server serves the default)");
+      break;
+    case CHAIN_BAD_SIGNER: problem4(name, path ? path : "", path ? ": " : "", d, 0); break;
+    case CHAIN_NO_ISSUER:
+      problem4(name, path ? path : "", path ? ": " : "", d, ": clients that lack it refuse the certificate (install the full chain)");
+      break;
   }
-  stralloc_free(&pem); stralloc_free(&detail); stralloc_free(&where);
 }
 
 /* control/servercert.pem older than the certificate it came from: the

@@ -117,6 +117,8 @@ struct cert {
   struct sanset set;              /* the owner's sans, sorted when first asked */
   unsigned char digest[32];       /* SHA-256 over leaf and chain */
   long not_after;                 /* the leaf's, in Unix time */
+  int chain;                      /* TREE_STRICT: CHAIN_ verdict */
+  stralloc chain_detail;          /* and what it is about */
 };
 
 struct tree {
@@ -298,6 +300,7 @@ int bundle_make(const char *keytext, size_t keylen, const char *chaintext,
 #define CHAIN_BAD_SIGNER 2 /* an issuer in the file did not sign */
 #define CHAIN_WEAK 3       /* below the library's security level */
 int chain_judge(const char *pem, size_t len, stralloc *detail);
+int chain_judge_certs(STACK_OF(X509) *certs, stralloc *detail);
 
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,

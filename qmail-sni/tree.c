@@ -60,6 +60,10 @@ static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int stric
     if (!servercert_read(c->path.s, &key, &c->leaf, &chain, &c->why)) return;
     c->why = servercert_problem(key, c->leaf, 0);
     EVP_PKEY_free(key);
+    /* what clients and the library would say, from what was parsed */
+    if (!sk_X509_insert(chain, c->leaf, 0)) die_nomem();
+    c->chain = chain_judge_certs(chain, &c->chain_detail);
+    (void)sk_X509_shift(chain);
   }
   else if (!servercert_read_lazy(c->path.s, &c->leaf, &chain, &c->why)) return;
   c->read = 1;
@@ -192,6 +196,7 @@ void tree_free(struct tree *t)
   for (i = 0; i < t->len; ++i) {
     X509_free(t->c[i].leaf);
     stralloc_free(&t->c[i].path);
+    stralloc_free(&t->c[i].chain_detail);
     if (!t->c[i].shares) stralloc_free(&t->c[i].sans);
     sanset_free(&t->c[i].set);
   }
