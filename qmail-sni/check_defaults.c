@@ -2,17 +2,28 @@
  * certificate and key, the ones a client that sends no name (or an
  * unknown one) gets, asked of the server's own tools and compared with
  * control/servercert.pem. */
+#include <fcntl.h>
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
+/* a server's file, as a BIO of its bytes: regular, bounded, never
+ * left hanging on a FIFO */
+static BIO *file_bio(const char *path, stralloc *text)
+{
+  const char *why;
+  if (read_at(AT_FDCWD, path, READ_FOLLOW, text, SERVERCERT_MAX, &why) != 1) return 0;
+  return BIO_new_mem_buf(text->s, (int)text->len);
+}
+
 /* the first certificate in a PEM file, whatever comes before it */
 static X509 *first_cert(const char *path)
 {
   X509 *x = 0;
-  BIO *in = BIO_new_file(path, "r");
+  stralloc text = {0};
+  BIO *in = file_bio(path, &text);
   char *name, *header;
   unsigned char *data;
   long len;
@@ -22,6 +33,7 @@ static X509 *first_cert(const char *path)
     OPENSSL_free(name); OPENSSL_free(header); OPENSSL_free(data);
   }
   BIO_free(in);
+  stralloc_free(&text);
   ERR_clear_error();
   return x;
 }
@@ -29,9 +41,11 @@ static X509 *first_cert(const char *path)
 /* the first private key in a PEM file, decoded as the server decodes it */
 static EVP_PKEY *first_key(const char *path)
 {
-  BIO *in = BIO_new_file(path, "r");
+  stralloc text = {0};
+  BIO *in = file_bio(path, &text);
   EVP_PKEY *k = in ? PEM_read_bio_PrivateKey(in, 0, 0, (void *)"") : 0;
   BIO_free(in);
+  stralloc_free(&text);
   ERR_clear_error();
   return k;
 }
