@@ -183,10 +183,12 @@ if [ ! -x "$T/src/qmail-remote" ]; then
 fi
 NS=qsni$$
 ip netns add "$NS" || bail "unable to add network namespace $NS"
-mkdir -p "/etc/netns/$NS"; echo "nameserver 127.0.0.1" > "/etc/netns/$NS/resolv.conf"
-ns_cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"; }
+ns_cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del "$NS" 2>/dev/null; }
 trap 'ns_cleanup; cleanup' EXIT
-inns() { ip netns exec "$NS" "$@"; }
+# inside, /etc/resolv.conf is the test's own, bind-mounted in a mount
+# namespace of the command's: nothing is written under /etc
+echo "nameserver 127.0.0.1" > "$T/resolv.conf"
+inns() { ip netns exec "$NS" unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" "$@"; }
 inns ip link set lo up
 inns dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-dhcp-interface=lo \
   --listen-address=127.0.0.1 --bind-interfaces --user=nobody --group=nogroup \
