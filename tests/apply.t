@@ -132,6 +132,18 @@ isnt "$(printf '%s\n' "$out" | grep -c fatal)" 1 "and does not contradict itself
 is "$(grep -c sni_server_install "$T/k/srv_tls.c")" 0 "its server code is left alone"
 like "$(cat "$T/k/Makefile")" '\./load qmail-remote tls_sni\.o' "qmail-remote links tls_sni.o"
 
+# TLS in qmail-remote only: its part, and the message says qmail-smtpd has none
+tree "$T/ro"; rm "$T/ro/srv_tls.c"; printf 'int main() { return 0; }\n' > "$T/ro/qmail-smtpd.c"
+out=$("$APPLY" "$T/ro" 2>&1); rc=$?
+is "$rc" 0 "a tree with TLS in qmail-remote only: patched"
+like "$out" 'qmail-smtpd in .* has no TLS \(no SSL_new in qmail-smtpd\.c.*\): adding qmail-sni to qmail-remote only' "saying qmail-smtpd has none"
+like "$(cat "$T/ro/qmail-remote.c")" 'sni_client_set\(myssl, partner_fqdn\);' "qmail-remote sends SNI"
+is "$(grep -c tls_sni "$T/ro/qmail-smtpd.c")" 0 "qmail-smtpd left alone"
+# --remote needs nothing of qmail-smtpd's: not even its ./load line
+tree "$T/rl"; sed -i 's|^\t\./load qmail-smtpd .*|\tcc -o qmail-smtpd qmail-smtpd.o|' "$T/rl/Makefile"
+out=$("$APPLY" --remote "$T/rl" 2>&1); rc=$?
+is "$rc" 0 "--remote on a tree whose qmail-smtpd link line it would not find: patched ($out)"
+
 # a ucspi-ssl tree: sslserver's main() loads its certificate after ssl_server()
 utree() {
   mkdir -p "$1/src" "$1/man" "$1/package"
