@@ -50,7 +50,6 @@ void cache_load(struct cache *k, struct qsni *q)
 {
   const char *why;
   memset(k, 0, sizeof *k);
-  k->dir = q->certs;
   clock_gettime(CLOCK_REALTIME, &k->recent);
   --k->recent.tv_sec;
   if (q->certs != -1 && read_at(q->certs, CACHE_FILE, READ_OURS, &k->old, CACHE_MAX, &why) == -1)

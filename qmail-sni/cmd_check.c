@@ -67,7 +67,7 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
                            "# TYPE qmail_sni_check_timestamp_seconds gauge\nqmail_sni_check_timestamp_seconds ")) die_nomem();
   cat_num(&out, (long)time(0));
   if (!stralloc_cats(&out, "\n")) die_nomem();
-  if ((dir = safedir_parent(file, &base)) == -1) diesys(EXIT_TEMP, "fatal: unable to create ", file);
+  if ((dir = safedir_parent(file, &base, SAFE_TRUST)) == -1) diesys(EXIT_TEMP, "fatal: unable to create ", file);
   if (atomic_write(dir, base, out.s, out.len, 0644, (uid_t)-1, (gid_t)-1, &step) == -1)
     diesys(EXIT_TEMP, "fatal: unable to ", step, " ", file);
   close(dir);
@@ -196,7 +196,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     if (!c->is_default) { ++certs; ++names; }
     if (c->why) { problem(name, c->is_default ? c->why : c->path.s, c->is_default ? 0 : ": ", c->is_default ? 0 : c->why); continue; }
     if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
-    if (!c->is_link) check_chain(c, name);
+    check_chain(c, name);
     if (!c->is_default && !cert_covers(c, c->name)) problem(name, "certificate does not cover ", c->name, 0);
     days = x509_days_left(c->leaf, 0);
     num[fmt_long(num, days)] = 0;

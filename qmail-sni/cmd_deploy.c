@@ -11,7 +11,6 @@
 #include <buffer.h>
 #include <errmsg.h>
 #include <fcntl.h>
-#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
@@ -71,23 +70,15 @@ static int lineage_name(const char *dir, const char *cert, stralloc *name)
   stralloc sans = {0}, text = {0};
   const char *why, *base = strrchr(dir, '/');
   char canon[SNI_NAME_MAX + 1];
-  BIO *bio;
-  X509 *leaf;
   int ok = 0;
   base = base ? base + 1 : dir;
   if (read_at(AT_FDCWD, cert, READ_FOLLOW, &text, SERVERCERT_MAX, &why) != 1) return 0;
-  bio = BIO_new_mem_buf(text.s, (int)text.len);
-  leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
-  BIO_free(bio);
-  stralloc_free(&text);
-  if (!leaf) return 0;
-  x509_sans(leaf, &sans);
+  pem_sans(&text, &sans);
   if (sni_pattern_canon(canon, base, strlen(base)) == SNI_OK && x509_covers(sans.s, sans.len, canon) == 2) {
     str0(name, canon); ok = 1;
   }
   else if (sans.len) { str0(name, sans.s); ok = 1; }
-  X509_free(leaf);
-  stralloc_free(&sans);
+  stralloc_free(&text); stralloc_free(&sans);
   return ok;
 }
 

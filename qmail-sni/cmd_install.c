@@ -31,25 +31,24 @@ static void read_file(const char *path, stralloc *text)
 }
 
 /* with no default configured, control/servercert.pem follows the
- * certificate it came from: the same bytes as name's old one, or a
- * certificate for the same names */
-static int default_follows(const struct qsni *q, int namefd, const stralloc *sans)
+ * certificate it came from: the same bytes as name's old file (old,
+ * empty if none), or a certificate for the same names */
+static int default_follows(const struct qsni *q, const stralloc *old, const stralloc *sans)
 {
-  stralloc a = {0}, b = {0};
+  stralloc a = {0};
   X509 *leaf = 0;
   STACK_OF(X509) *chain = 0;
   const char *why;
   int r = 0;
   if (read_at(q->ctl, "servercert.pem", 0, &a, SERVERCERT_MAX, &why) != 1) r = 0;
-  else if (read_at(namefd, "servercert.pem", 0, &b, SERVERCERT_MAX, &why) == 1
-           && a.len == b.len && !memcmp(a.s, b.s, a.len)) r = 1;
+  else if (old->len && a.len == old->len && !memcmp(a.s, old->s, a.len)) r = 1;
   else if (servercert_read_lazy(q->defaultpem, &leaf, &chain, &why)) {
     x509_sans(leaf, &a);
     r = sans_equal(&a, sans);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
   }
-  stralloc_free(&a); stralloc_free(&b);
+  stralloc_free(&a);
   return r;
 }
 
@@ -243,7 +242,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     why = "it covers control/me, the host's name";
   }
   else if (as_default == INSTALL_DEFAULT_FOLLOWS) {
-    as_default = default_follows(q, namefd, &sans);
+    as_default = default_follows(q, &old, &sans);
     why = "renewed, as the default came from it";
   }
   tmp_sweep(namefd);

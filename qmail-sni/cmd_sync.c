@@ -123,6 +123,12 @@ static int did(int changed, int dry, const char *server, const char *what, int f
   return flag;
 }
 
+/* a file output: rewritten if it changed, or, dry, 1 if it would be */
+static int text_output(const char *path, stralloc *text, int dry)
+{
+  return dry ? !path_same(path, text->s, text->len) : write_if_changed(path, text, 0644);
+}
+
 /* write every configured output that changed (dry: say which would):
  * the PENDING_ flags of the servers whose output changed */
 static int write_outputs(struct qsni *q, int dry)
@@ -142,8 +148,7 @@ static int write_outputs(struct qsni *q, int dry)
     syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
     if (*cf->dovecot_conf) {
       dovecot_render(&t, syntax, &text);
-      c = dry ? !path_same(cf->dovecot_conf, text.s, text.len) : write_if_changed(cf->dovecot_conf, &text, 0644);
-      changed |= did(c, dry, "dovecot", cf->dovecot_conf, PENDING_DOVECOT);
+      changed |= did(text_output(cf->dovecot_conf, &text, dry), dry, "dovecot", cf->dovecot_conf, PENDING_DOVECOT);
     }
     if (*cf->dovecot_dir)
       changed |= did(dovecot_write_dir(&t, cf->dovecot_dir, syntax, dry), dry, "dovecot", cf->dovecot_dir, PENDING_DOVECOT);
@@ -157,8 +162,7 @@ static int write_outputs(struct qsni *q, int dry)
     changed |= did(tlswrapper_write(&t, cf->tlswrapper_dir, q->control, dry), dry, "tlswrapper", cf->tlswrapper_dir, PENDING_TLSWRAPPER);
   if (*cf->stunnel_conf) {
     stunnel_render(&t, cf->stunnel_services, &text);
-    c = dry ? !path_same(cf->stunnel_conf, text.s, text.len) : write_if_changed(cf->stunnel_conf, &text, 0644);
-    changed |= did(c, dry, "stunnel", cf->stunnel_conf, PENDING_STUNNEL);
+    changed |= did(text_output(cf->stunnel_conf, &text, dry), dry, "stunnel", cf->stunnel_conf, PENDING_STUNNEL);
   }
   if (*cf->s6_dir) changed |= did(s6_write(&t, cf->s6_dir, q->defaultpem, dry), dry, "s6", cf->s6_dir, PENDING_S6);
   tree_free(&t);

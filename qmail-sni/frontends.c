@@ -35,13 +35,6 @@ static void join(stralloc *out, const char *dir, const char *a, const char *b)
 
 /* --- tlswrapper ---------------------------------------------------- */
 
-static DIR *list_out(int fd, const char *dir)
-{
-  DIR *dh = dir_list(fd);
-  if (!dh) die_output("unable to read", 0, dir, 1);
-  return dh;
-}
-
 struct links { const char *dir, *control; int fd, dry, changed; stralloc path; char target[4096]; };
 
 /* our link: one to a file under control/ */
@@ -83,7 +76,7 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
   /* tlswrapper turns "/." in its paths into "/:" */
   if (strstr(dir, "/.")) die(EXIT_PERM, "fatal: ", dir, ": tlswrapper rewrites /. in its paths to /: and would find nothing there");
   l.fd = output_dir(dir, dry);
-  dh = list_out(l.fd, dir);
+  dh = output_list(l.fd, dir);
   each_name(t, 0, link_one, &l);
   while ((d = readdir(dh))) {
     struct cert *c;
@@ -199,7 +192,7 @@ int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry)
   memset(&e, 0, sizeof e);
   e.dir = dir; e.dry = dry;
   e.fd = output_dir(dir, dry);
-  dh = list_out(e.fd, dir);
+  dh = output_list(e.fd, dir);
   env_file(&e, "KEYFILE", "", safe_path(defaultpem));
   env_file(&e, "CERTFILE", "", defaultpem);
   each_name(t, 0, env_one, &e);

@@ -202,7 +202,7 @@ int write_if_changed_at(int dir, const char *name, const char *path, stralloc *t
 int write_if_changed(const char *path, stralloc *text, unsigned mode)
 {
   const char *base;
-  int dir = safedir_parent(path, &base), r;
+  int dir = safedir_parent(path, &base, SAFE_TRUST), r;
   if (dir == -1) die_output("unable to create", 0, path, 1);
   tmp_sweep(dir);
   r = write_if_changed_at(dir, base, path, text, mode);
@@ -213,15 +213,10 @@ int write_if_changed(const char *path, stralloc *text, unsigned mode)
 /* for check: 1 if the file at path holds exactly data */
 int path_same(const char *path, const char *data, size_t len)
 {
-  stralloc dir = {0};
-  const char *slash = strrchr(path, '/');
-  int fd, same;
-  if (!stralloc_copyb(&dir, path, !slash ? 0 : slash == path ? 1 : (size_t)(slash - path))
-      || !stralloc_cats(&dir, slash ? "" : ".") || !stralloc_0(&dir)) die_nomem();
-  fd = safedir_open(dir.s, 0);
-  same = fd != -1 && file_same(fd, slash ? slash + 1 : path, data, len);
+  const char *base;
+  int fd = safedir_parent(path, &base, 0), same;
+  same = fd != -1 && file_same(fd, base, data, len);
   if (fd != -1) close(fd);
-  stralloc_free(&dir);
   return same;
 }
 
@@ -235,6 +230,14 @@ int output_dir(const char *dir, int dry)
   if (fd == -1) die_output(dry ? "unable to read" : "unable to open", 0, dir, 1);
   if (!dry) tmp_sweep(fd);
   return fd;
+}
+
+/* the entries of an output directory, or die */
+DIR *output_list(int fd, const char *dir)
+{
+  DIR *dh = dir_list(fd);
+  if (!dh) die_output("unable to read", 0, dir, 1);
+  return dh;
 }
 
 /* 1 if name in dir is a file we wrote: it starts with our header line */
@@ -290,7 +293,7 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int d
   p.dir = dir; p.syntax = syntax; p.dry = dry;
   p.fd = output_dir(dir, dry);
   each_name(t, 1, dovecot_file, &p);
-  if (!(dh = dir_list(p.fd))) die_output("unable to read", 0, dir, 1);
+  dh = output_list(p.fd, dir);
   while ((d = readdir(dh))) {
     char name[SNI_NAME_MAX + 1];
     size_t len = strlen(d->d_name);
@@ -343,7 +346,7 @@ int postfix_write(struct tree *t, const char *file, const char *type)
   stralloc text = {0}, db = {0};
   const char *base;
   struct stat st;
-  int changed, dir = safedir_parent(file, &base);
+  int changed, dir = safedir_parent(file, &base, SAFE_TRUST);
   if (dir == -1) die_output("unable to create", 0, file, 1);
   tmp_sweep(dir);
   postfix_render(t, &text);

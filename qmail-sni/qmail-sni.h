@@ -75,7 +75,7 @@ struct qsni {
 extern const char *safedir_unsafe, *safedir_why;
 extern struct stat safedir_st;
 int safedir_open(const char *path, int flags);
-int safedir_parent(const char *path, const char **base);
+int safedir_parent(const char *path, const char **base, int flags);
 #include <dirent.h>
 DIR *dir_list(int fd);
 const char *dir_untrusted(const struct stat *st, int on_the_way);
@@ -138,7 +138,6 @@ struct cert *tree_find(struct tree *t, const char *name);
 
 /* cache.c: what reading each file found, so unchanged files are not read */
 struct cache {
-  int dir;                  /* servercerts/ */
   stralloc old, new;
   struct cache_line *lines; /* old, sorted by path */
   size_t len;
@@ -207,6 +206,7 @@ const char *dovecot_syntax_detect(void);
 int write_if_changed(const char *path, stralloc *text, unsigned mode);
 int write_if_changed_at(int dir, const char *name, const char *path, stralloc *text, unsigned mode);
 int output_dir(const char *dir, int dry);
+DIR *output_list(int fd, const char *dir);
 int path_same(const char *path, const char *data, size_t len);
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int dry);
 int postfix_write(struct tree *t, const char *file, const char *type);

@@ -146,9 +146,9 @@ int safedir_open(const char *path, int flags)
   return -1;
 }
 
-/* the directory that holds path, checked, and path's last part in
- * *base: its descriptor, or -1 with errno */
-int safedir_parent(const char *path, const char **base)
+/* the directory that holds path, opened as safedir_open does with
+ * flags, and path's last part in *base: its descriptor, or -1 with errno */
+int safedir_parent(const char *path, const char **base, int flags)
 {
   stralloc dir = {0};
   const char *slash = strrchr(path, '/');
@@ -156,7 +156,7 @@ int safedir_parent(const char *path, const char **base)
   if (!slash) str0(&dir, ".");
   else if (!stralloc_copyb(&dir, path, slash == path ? 1 : (size_t)(slash - path)) || !stralloc_0(&dir)) die_nomem();
   *base = slash ? slash + 1 : path;
-  fd = **base ? safedir_open(dir.s, SAFE_TRUST) : (errno = EISDIR, -1);
+  fd = **base ? safedir_open(dir.s, flags) : (errno = EISDIR, -1);
   stralloc_free(&dir);
   return fd;
 }

@@ -32,27 +32,33 @@ void tree_dir_mode(struct qsni *q, gid_t *gid, mode_t *mode)
   *mode = readers_in_group(&q->cf, *gid) ? 0750 : 0751;
 }
 
+/* what every directory of the tree is made, worked out once a run: the
+ * accounts are looked up once, not once per directory */
+struct dirids { uid_t owner; gid_t gid; mode_t mode; };
+
+static void dir_ids(struct qsni *q, struct dirids *ids)
+{
+  gid_t g;
+  config_ids_known(&q->cf, &ids->owner, &g);
+  tree_dir_mode(q, &ids->gid, &ids->mode);
+}
+
 /* fd, a directory of the tree, made root's with the tree's group and
  * mode; 1 if it belonged to the owner (the previous release's layout) */
-static int own(struct qsni *q, int fd, const char *path)
+static int own(const struct dirids *ids, int fd, const char *path)
 {
   struct stat st;
-  uid_t owner;
-  gid_t gid, g;
-  mode_t mode;
   const char *why;
   int migrated = 0;
 
   if (fstat(fd, &st) == -1) diesys(EXIT_TEMP, "fatal: unable to stat ", path);
-  config_ids_known(&q->cf, &owner, &g);
-  tree_dir_mode(q, &gid, &mode);
   why = dir_untrusted(&st, 0);
-  if (why && S_ISDIR(st.st_mode) && owner != (uid_t)-1 && owner != 0 && st.st_uid == owner)
+  if (why && S_ISDIR(st.st_mode) && ids->owner != (uid_t)-1 && ids->owner != 0 && st.st_uid == ids->owner)
     migrated = 1;
   else if (why) die_untrusted(path, &st, why);
-  if ((migrated || st.st_gid != gid) && fchown(fd, geteuid(), gid) == -1)
+  if ((migrated || st.st_gid != ids->gid) && fchown(fd, geteuid(), ids->gid) == -1)
     diesys(EXIT_TEMP, "fatal: unable to chown ", path);
-  if ((st.st_mode & 07777) != mode && fchmod(fd, mode) == -1)
+  if ((st.st_mode & 07777) != ids->mode && fchmod(fd, ids->mode) == -1)
     diesys(EXIT_TEMP, "fatal: unable to chmod ", path);
   return migrated;
 }
@@ -75,7 +81,7 @@ static void not_ours(struct qsni *q, const char *name, int all, stralloc *gone)
 
 /* the previous release's tree: every directory in it made root's, and
  * the cache, which its owner could write, dropped */
-static void migrate(struct qsni *q)
+static void migrate(struct qsni *q, const struct dirids *ids)
 {
   stralloc p = {0}, gone = {0};
   struct dirent *d;
@@ -89,7 +95,7 @@ static void migrate(struct qsni *q)
     if (d->d_name[0] == '.') continue;
     if ((sub = openat(q->certs, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) continue;
     path_of(&p, q, d->d_name);
-    n += own(q, sub, p.s);
+    n += own(ids, sub, p.s);
     close(sub);
   }
   closedir(dh);
@@ -133,6 +139,7 @@ static void lock(struct qsni *q)
  * taken; to read it, q->untrusted says what check should report. */
 void tree_open(struct qsni *q, int write)
 {
+  struct dirids ids;
   struct stat st;
   int made = 0;
 
@@ -157,7 +164,8 @@ void tree_open(struct qsni *q, int write)
     return;
   }
   q->untrusted = 0;
-  if (own(q, q->certs, q->servercerts) && !made) migrate(q);
+  dir_ids(q, &ids);
+  if (own(&ids, q->certs, q->servercerts) && !made) migrate(q, &ids);
   lock(q);
 }
 
@@ -166,6 +174,7 @@ void tree_open(struct qsni *q, int write)
 int name_dir(struct qsni *q, const char *name, int create)
 {
   stralloc p = {0};
+  struct dirids ids;
   struct stat st;
   int fd;
 
@@ -184,7 +193,8 @@ int name_dir(struct qsni *q, const char *name, int create)
     if (!create && errno == ENOENT) { stralloc_free(&p); return -1; }
     diesys(EXIT_TEMP, "fatal: unable to open ", p.s);
   }
-  if (own(q, fd, p.s)) carp("migrated ", p.s, ": root's now");
+  dir_ids(q, &ids);
+  if (own(&ids, fd, p.s)) carp("migrated ", p.s, ": root's now");
   stralloc_free(&p);
   return fd;
 }
