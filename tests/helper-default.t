@@ -11,7 +11,8 @@ Q=$T/q C=$T/q/control S=$T/q/control/servercerts
 mkdir -p "$C"
 echo mail.host.test > "$C/me"
 sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= "$@"; }
-deploy() { sni deploy_cert "$1" "$T/$2.key" "$T/$2.crt" "$T/$2.pem" "$T/$2.chain" 1700000000; }
+# as dehydrated runs its hook: under umask 077
+deploy() { (umask 077; sni deploy_cert "$1" "$T/$2.key" "$T/$2.crt" "$T/$2.pem" "$T/$2.chain" 1700000000); }
 make_cert "$T/c" customer.test ec 30 customer.test
 make_cert "$T/h" mail.host.test ec 30 mail.host.test smtp.host.test
 make_cert "$T/o" other.test ec 30 other.test
