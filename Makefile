@@ -22,7 +22,7 @@ CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-ALL_CFLAGS = $(CFLAGS) $(WARN) -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS = $(CFLAGS) $(WARN) -Icore -Iqmail-sni $(SSL_CFLAGS) $(OWFAT_CFLAGS) $(CPPFLAGS)
 
 HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/config.o qmail-sni/tree.o \
 	qmail-sni/x509.o qmail-sni/chain.o qmail-sni/readers.o qmail-sni/atomic.o qmail-sni/safedir.o qmail-sni/treedir.o qmail-sni/outputs.o qmail-sni/util.o \
@@ -31,7 +31,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
 	qmail-sni/frontends.o qmail-sni/check_outputs.o \
 	qmail-sni/cmd_tlswrapper.o qmail-sni/cmd_stunnel.o qmail-sni/cmd_s6.o \
-	qmail-sni/cmd_probe.o qmail-sni/starttls.o qmail-sni/tls_sni.o
+	qmail-sni/cmd_probe.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
@@ -42,25 +42,25 @@ all: qmail-sni/qmail-sni tests/smtpd-harness
 qmail-sni/qmail-sni: $(HELPER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJS) $(OWFAT_LIBS) $(SSL_LIBS)
 
-tests/smtpd-harness: tests/smtpd-harness.o qmail-sni/tls_sni.o
-	$(CC) $(LDFLAGS) -o $@ tests/smtpd-harness.o qmail-sni/tls_sni.o $(SSL_LIBS)
+tests/smtpd-harness: tests/smtpd-harness.o core/tls_sni.o core/tls_sni_preload.o
+	$(CC) $(LDFLAGS) -o $@ tests/smtpd-harness.o core/tls_sni.o core/tls_sni_preload.o $(SSL_LIBS)
 
-tests/canon-test: tests/canon-test.o qmail-sni/tls_sni.o
-	$(CC) $(LDFLAGS) -o $@ tests/canon-test.o qmail-sni/tls_sni.o $(SSL_LIBS)
+tests/canon-test: tests/canon-test.o core/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/canon-test.o core/tls_sni.o $(SSL_LIBS)
 
-tests/sni-client: tests/sni-client.o qmail-sni/tls_sni.o
-	$(CC) $(LDFLAGS) -o $@ tests/sni-client.o qmail-sni/tls_sni.o $(SSL_LIBS)
+tests/sni-client: tests/sni-client.o core/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/sni-client.o core/tls_sni.o $(SSL_LIBS)
 
 tests/tls-load: tests/tls-load.o qmail-sni/starttls.o
 	$(CC) $(LDFLAGS) -o $@ tests/tls-load.o qmail-sni/starttls.o $(SSL_LIBS)
 
-tests/atomic-reader: tests/atomic-reader.o qmail-sni/tls_sni.o
-	$(CC) $(LDFLAGS) -o $@ tests/atomic-reader.o qmail-sni/tls_sni.o $(SSL_LIBS)
+tests/atomic-reader: tests/atomic-reader.o core/tls_sni.o
+	$(CC) $(LDFLAGS) -o $@ tests/atomic-reader.o core/tls_sni.o $(SSL_LIBS)
 
 bench/mktree: bench/mktree.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ bench/mktree.c $(SSL_LIBS)
 
-%.o: %.c qmail-sni/tls_sni.h qmail-sni/qmail-sni.h qmail-sni/starttls.h .build-flags
+%.o: %.c core/tls_sni.h core/tls_sni_preload.h qmail-sni/qmail-sni.h qmail-sni/starttls.h .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # rebuild everything when the flags change, e.g. for SANITIZE=1
@@ -117,18 +117,18 @@ check-s6: all
 # libFuzzer (clang, ASan, UBSan): FUZZ_SECONDS per target
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Iqmail-sni $(SSL_CFLAGS)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Icore -Iqmail-sni $(SSL_CFLAGS)
 
-fuzz/canon: fuzz/canon.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/canon.c qmail-sni/tls_sni.c $(SSL_LIBS)
+fuzz/canon: fuzz/canon.c core/tls_sni.c core/tls_sni.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/canon.c core/tls_sni.c $(SSL_LIBS)
 
-fuzz/servercert: fuzz/servercert.c qmail-sni/tls_sni.c qmail-sni/tls_sni.h
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/servercert.c qmail-sni/tls_sni.c $(SSL_LIBS)
+fuzz/servercert: fuzz/servercert.c core/tls_sni.c core/tls_sni.h qmail-sni/servercert_lazy.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(OWFAT_CFLAGS) -o $@ fuzz/servercert.c core/tls_sni.c qmail-sni/servercert_lazy.c $(SSL_LIBS)
 
 # the helper's parsers, linked with the whole helper (its main renamed)
 FUZZ_HELPER = fuzz/config fuzz/bundle fuzz/cache fuzz/hookargs
 HELPER_SRCS = $(HELPER_OBJS:.o=.c)
-$(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h qmail-sni/tls_sni.h
+$(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h core/tls_sni.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS)
 
 # seeds with real keys are made here, never committed
@@ -153,5 +153,5 @@ install: qmail-sni/qmail-sni
 	install -m 644 qmail-sni/qmail-sni.8 $(DESTDIR)$(MANDIR)/man8/qmail-sni.8
 
 clean:
-	rm -f qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree $(addprefix fuzz/,$(FUZZ_TARGETS)) .build-flags
+	rm -f core/*.o qmail-sni/*.o tests/*.o qmail-sni/qmail-sni $(TEST_BINS) bench/mktree $(addprefix fuzz/,$(FUZZ_TARGETS)) .build-flags
 	rm -rf fuzz/work

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <openssl/x509v3.h>
 
-#include "tls_sni.h"
+#include "qmail-sni.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -11,6 +11,15 @@
 
 #include "tls_sni.h"
 
+/* servercert_read and servercert_problem without dates, for a reader
+ * of many files (servercert_lazy.c): no key is returned, and keys and
+ * public keys stay undecoded where their bytes tell, since OpenSSL 3
+ * makes decoding most of the cost. Returns 1 with *why 0 or "key does
+ * not match certificate", or 0 with a reason as servercert_read. The
+ * leaf and chain serve servercert_problem, not SSL_use_cert_and_key. */
+int servercert_read_lazy(const char *path, X509 **leaf,
+                         STACK_OF(X509) **chain, const char **why);
+
 #define EXIT_PERM 100 /* will never work: usage, bad name, bad file */
 #define EXIT_TEMP 111 /* try again later: I/O, memory */
 

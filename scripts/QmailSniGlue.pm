@@ -135,42 +135,77 @@ sub man_add {
   put($page, $s);
 }
 
-# the objects on the ./load command that links $prog in $makefile
-sub load_line {
-  my ($makefile, $prog) = @_;
-  (my $joined = slurp($makefile) // '') =~ s/\\\n/ /g;
-  return $joined =~ /^\t[ \t]*\.\/load[ \t]+\Q$prog\E[ \t]+([^\n]*)/m ? $1 : undef;
+# Where $makefile's rule for $prog links it, as make reads the file:
+# the rule whose targets include $prog (continued lines joined), and in
+# its recipe the first command naming $prog or $@ after its first word,
+# whatever runs it: ./load, $(LOADBIN), $(CC) -o, ... Returns the offset
+# just after that word in the file as written and the rest of the
+# command (continuations joined), or nothing.
+sub link_at {
+  my ($m, $prog) = @_;
+  while ($m =~ /^([^\t#\n][^:=\n]*?)[ \t]*::?(?!=)/mg) {
+    my $rule_end = $+[0];
+    next unless grep { $_ eq $prog } split ' ', $1;
+    pos($m) = $rule_end;
+    $m =~ /\G(?:[^\n\\]|\\.|\\\n)*\n/sg or return;    # the prerequisites
+    while ($m =~ /\G(\t(?:[^\n\\]|\\.|\\\n)*)(?:\n|\z)/sg) {
+      my ($cmd, $at) = ($1, $-[1]);
+      if ($cmd =~ /^\t[ \t]*[@+-]*\S+(?:[ \t]|\\\n)+(?:.*?(?:[ \t]|\\\n))?(\Q$prog\E|\$@)(?=[ \t]|\\\n|$)/s) {
+        my $end = $+[1];
+        (my $rest = substr($cmd, $end)) =~ s/\\\n/ /g;
+        return ($at + $end, $rest);
+      }
+    }
+    pos($m) = $rule_end;
+  }
+  return;
 }
 
-# tls_sni.o first on the ./load line that links $prog
-sub link_object {
+# the rest of the command that links $prog in $makefile, or undef
+sub load_line {
   my ($makefile, $prog) = @_;
+  my (undef, $rest) = link_at(slurp($makefile) // '', $prog);
+  return $rest;
+}
+
+# @objects added to the command that links $prog, right after its name
+sub link_object {
+  my ($makefile, $prog, @objects) = @_;
+  @objects = ('tls_sni.o') unless @objects;
   my $m = slurp($makefile);
-  $m =~ s/^(\t[ \t]*\.\/load[ \t]+\Q$prog\E[ \t]+)/$1tls_sni.o /m
-    or fatal(100, "$makefile: no \"./load $prog\" line to add tls_sni.o to");
+  my ($at) = link_at($m, $prog);
+  defined $at or fatal(100, "$makefile: no command links $prog to add ", join(' ', @objects), " to");
+  substr($m, $at, 0) = join('', map { " $_" } @objects);
   put($makefile, $m);
 }
 
-# the rule that builds tls_sni.o, and $deps (lines "target: prerequisite")
+# the rule that builds each core object (tls_sni.o unless named), and
+# $deps (lines "target: prerequisite")
 sub make_append {
-  my ($makefile, @deps) = @_;
-  put($makefile, slurp($makefile) . "\n# qmail-sni\ntls_sni.o: \\\ncompile tls_sni.c tls_sni.h\n\t./compile tls_sni.c\n"
-    . join('', map { "$_\n" } @deps));
+  my ($makefile, $deps, @objects) = @_;
+  @objects = ('tls_sni.o') unless @objects;
+  put($makefile, slurp($makefile) . "\n# qmail-sni\n"
+    . join('', map { (my $b = $_) =~ s/\.o$//; "$_: \\\ncompile $b.c $b.h" . ($b eq 'tls_sni' ? '' : ' tls_sni.h') . "\n\t./compile $b.c\n" } @objects)
+    . join('', map { "$_\n" } @$deps));
 }
 
-# tls_sni.o in a TARGETS file: after $after if it has that line, else last
+# @objects (tls_sni.o) in a TARGETS file: after $after if it has that
+# line, else last
 sub targets_add {
-  my ($file, $after) = @_;
+  my ($file, $after, @objects) = @_;
+  @objects = ('tls_sni.o') unless @objects;
   my $t = slurp($file) // return;
-  $t =~ s/^\Q$after\E\n/$after\ntls_sni.o\n/m or $t .= "tls_sni.o\n";
+  my $add = join('', map { "$_\n" } @objects);
+  $t =~ s/^\Q$after\E\n/$after\n$add/m or $t .= $add;
   put($file, $t);
 }
 
 # the core copied into $at (a directory of the tree), then every changed
 # file replaced whole: a temporary file beside it, then rename
 sub write_all {
-  my ($core, $at) = @_;
-  for my $f ('tls_sni.c', 'tls_sni.h') {
+  my ($core, $at, @files) = @_;
+  @files = ('tls_sni.c', 'tls_sni.h') unless @files;
+  for my $f (@files) {
     open my $in, '<', "$core/$f" or fatal(111, "unable to read $core/$f: $!");
     local $/;
     put($at eq '.' ? $f : "$at/$f", scalar <$in>);

@@ -64,6 +64,8 @@ load qmail-remote.o
 EOF
 }
 sum() { (cd "$1" && find . -type f | sort | xargs md5sum | md5sum); }
+# contains TEXT PART DESCRIPTION: PART, newlines and all, is in TEXT
+contains() { [[ $1 == *"$2"* ]]; ok $? "$3"; }
 
 # refused DIR PATTERN WHAT: qmail-sni-apply refuses DIR with exit 100,
 # says PATTERN, and writes nothing
@@ -87,9 +89,10 @@ like "$(cat "$T/a/Makefile")" '\./load qmail-smtpd tls_sni\.o srv_tls\.o -L/opt/
 like "$(cat "$T/a/Makefile")" '^srv_tls\.o: tls_sni\.h$' "the file that includes tls_sni.h depends on it"
 is "$(tail -1 "$T/a/TARGETS")" tls_sni.o "TARGETS without tls.o gets tls_sni.o at the end"
 like "$(cat "$T/a/qmail-smtpd.8")" 'servercerts/<name>/servercert\.pem' "a man page without the servercert.pem item gets the paragraph before SEE ALSO"
-cmp -s "$T/a/tls_sni.c" "$TOP/qmail-sni/tls_sni.c"; ok $? "the core is copied byte for byte"
+cmp -s "$T/a/tls_sni.c" "$TOP/core/tls_sni.c"; ok $? "the core is copied byte for byte"
+[ ! -e "$T/a/tls_sni_preload.c" ]; ok $? "and only what qmail's servers run: no sslserver preload"
 if command -v cc >/dev/null && pkg-config --exists openssl; then
-  cp "$TOP/qmail-sni/tls_sni.c" "$TOP/qmail-sni/tls_sni.h" "$T/a/" 2>/dev/null
+  cp "$TOP/core/tls_sni.c" "$TOP/core/tls_sni.h" "$T/a/" 2>/dev/null
   (cd "$T/a" && cc -c srv_tls.c qmail-remote.c tls_sni.c $(pkg-config --cflags openssl)) 2>"$T/cc.err"
   ok $? "the glued files compile: $(head -3 "$T/cc.err")"
 fi
@@ -119,9 +122,19 @@ tree "$T/v"
 sed -i 's/chain_file(ctx, SERVERCERT)/chain_file(ctx, certfile)/' "$T/v/srv_tls.c"
 refused "$T/v" 'srv_tls\.c: the server certificate is certfile, not a fixed path' "a certificate path chosen at run time"
 
+# the link command as make reads it, whatever runs it
+for cmd in '$(LOADBIN) qmail-smtpd' '$(CC) $(LDFLAGS) -o qmail-smtpd' '@./load $@'; do
+  tree "$T/lv"
+  sed -i "s|\./load qmail-smtpd|$cmd|" "$T/lv/Makefile"
+  sed -i '1i LOADBIN = ./load' "$T/lv/Makefile"
+  out=$("$APPLY" "$T/lv" 2>&1); rc=$?
+  is "$rc" 0 "qmail-smtpd linked by \"$cmd\": patched ($out)"
+  contains "$(cat "$T/lv/Makefile")" "$cmd tls_sni.o srv_tls.o -L/opt/ssl/lib" "tls_sni.o goes after \"$cmd\", and srv_tls.c, found on that line, is glued"
+  rm -rf "$T/lv"
+done
 tree "$T/l"
-sed -i 's/\.\/load qmail-smtpd/$(LD) -o qmail-smtpd qmail-smtpd.o/' "$T/l/Makefile"
-refused "$T/l" 'Makefile: no "\./load qmail-smtpd" command' "no ./load line for qmail-smtpd"
+sed -i 's/^\t\.\/load qmail-smtpd .*/\tcp prebuilt\/binary qmail-smtpd.new/' "$T/l/Makefile"
+refused "$T/l" 'Makefile: no command in a rule for qmail-smtpd links it' "no command naming qmail-smtpd in its rule"
 
 tree "$T/k"
 sed -i 's/^void tls_init()$/static int sni_cb(SSL *s, int *a, void *g) { (void)SSL_get_servername(s, 0); return 0; }\n\nvoid tls_init()/' "$T/k/srv_tls.c"
@@ -181,17 +194,17 @@ EOF
   printf 'src/sslclient.c\nsrc/sslserver.c\n' > "$1/package/files"
   printf '.TH sslserver 1\n.SH "TLS ENVIRONMENT VARIABLES READ"\n.TP\n.B $CERTCHAINFILE=\\fIpath\nchain\n.TP\n.B $CIPHERS=\\fIstring\nciphers\n' > "$1/man/sslserver.1"
 }
-# contains TEXT PART DESCRIPTION: PART, newlines and all, is in TEXT
-contains() { [[ $1 == *"$2"* ]]; ok $? "$3"; }
 utree "$T/u"
 out=$("$APPLY" "$T/u" 2>&1); rc=$?
 is "$rc" 0 "a ucspi-ssl tree is recognised and patched: $out"
 s=$(cat "$T/u/src/sslserver.c")
 contains "$s" $'      default: break;\n    }\n  }\n  /* qmail-sni: with $SNIDIR' "the callback goes after the whole if/else that loads the certificate, not the one before ssl_server()"
 like "$s" 'if \(!sni_server_install\(ctx,sni_dir,sni_log\)\)' "with the context main() made"
-contains "$s" $'    sni_server_preload();\n  }\n\n  log_who' "and the code after it stays"
-like "$(cat "$T/u/src/Makefile")" '\./load sslserver tls_sni\.o ucspissl\.a' "sslserver's link line gains tls_sni.o"
-cmp -s "$T/u/src/tls_sni.c" "$TOP/qmail-sni/tls_sni.c"; ok $? "the core goes to src/, byte for byte"
+contains "$s" $'    sni_server_preload(sni_dir,uid,gid,sni_log);\n  }\n\n  log_who' "and the code after it stays"
+like "$(cat "$T/u/src/Makefile")" '\./load sslserver tls_sni\.o tls_sni_preload\.o ucspissl\.a' "sslserver's link line gains tls_sni.o and tls_sni_preload.o"
+for f in tls_sni.c tls_sni.h tls_sni_preload.c tls_sni_preload.h; do
+  cmp -s "$T/u/src/$f" "$TOP/core/$f"; ok $? "the core's $f goes to src/, byte for byte"
+done
 contains "$(cat "$T/u/man/sslserver.1")" $'.B $CERTCHAINFILE=\\fIpath\nchain\n\n.TP\n.B $SNIDIR=' "sslserver.1 documents SNIDIR after CERTCHAINFILE"
 like "$(cat "$T/u/package/files")" 'src/tls_sni\.c' "package/files lists the core"
 out=$("$APPLY" "$T/u" 2>&1); rc=$?

@@ -107,9 +107,15 @@ int main(void)
       { name255dot, 255, SNI_BAD, 0, "254 characters plus dot rejected" },
       { S("192.0.2.1"), SNI_NONE, 0, "IPv4 literal is no SNI" },
       { S("192.0.2.1."), SNI_NONE, 0, "IPv4 literal with dot is no SNI" },
-      { S("example.123"), SNI_NONE, 0, "numeric last label is no SNI" },
+      { S("example.123"), SNI_BAD, 0, "a numeric last label that is no IPv4 address rejected" },
+      { S("1.2.3"), SNI_BAD, 0, "three numbers rejected, not an IP literal" },
+      { S("1.2.3.256"), SNI_BAD, 0, "an octet over 255 rejected" },
       { S("2001:db8::1"), SNI_NONE, 0, "IPv6 literal is no SNI" },
       { S("::1"), SNI_NONE, 0, "IPv6 loopback is no SNI" },
+      { S("::ffff:192.0.2.1"), SNI_NONE, 0, "IPv4-mapped IPv6 literal is no SNI" },
+      { S("mail.example.com:25"), SNI_BAD, 0, "a name with a port rejected, not an IP literal" },
+      { S(":"), SNI_BAD, 0, "a lone colon rejected" },
+      { S("[::1]"), SNI_BAD, 0, "a bracketed literal rejected" },
       { 0, 0, SNI_NONE, 0, "NULL is no SNI" },
     };
     size_t i;

@@ -35,7 +35,8 @@ is "$(served "$PS" tls -)" "$DEF" "implicit TLS, no SNI"
 label64=$(printf 'a%.0s' $(seq 64))
 long=$(printf 'b%.0s' $(seq 62)); long="$long.$long.$long.$long.bbb" # 254 characters
 for bad in .. a/b ../servercert.pem "mail.example.com/../mail.example.com" "$label64.example" \
-           "$long" _ a_b.example "*.wild.example" "mail example.com" "x}\";.example"; do
+           "$long" _ a_b.example "*.wild.example" "mail example.com" "x}\";.example" \
+           mail.example.com:25 1.2.3 example.123; do
   is "$(served "$P" smtp "$bad")" "$DEF" "hostile name '${bad:0:40}' gets the default"
 done
 is "$(served "$P" smtp 127.0.0.1)" "$DEF" "IPv4 literal is no SNI"
@@ -86,6 +87,9 @@ like "$log" '^smtpd-harness: tls sni rejected: bad name a/b: default$' "log: rej
 like "$log" '^smtpd-harness: tls sni rejected: bad name x}";\.example: default$' "log: hostile bytes shown as sent"
 like "$log" '^smtpd-harness: tls sni rejected: bad name \(empty\): default$' "log: empty name"
 like "$log" '^smtpd-harness: tls sni none: ip literal 127\.0\.0\.1: default$' "log: IP literal"
+like "$log" '^smtpd-harness: tls sni none: ip literal ::1: default$' "log: IPv6 literal"
+like "$log" '^smtpd-harness: tls sni rejected: bad name mail\.example\.com:25: default$' "log: a name with a port is rejected, not an IP literal"
+like "$log" '^smtpd-harness: tls sni rejected: bad name 1\.2\.3: default$' "log: 1.2.3 is rejected, not an IP literal"
 is "$(grep -c '[^[:print:]]' "$LOG")" 0 "log holds printable characters only"
 
 done_testing

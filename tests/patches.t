@@ -14,11 +14,17 @@ added_file() {
 n=0
 for p in "$TOP"/patches/*.patch; do
   b=$(basename "$p"); n=$((n + 1))
-  for f in tls_sni.c tls_sni.h; do
+  files="tls_sni.c tls_sni.h"
+  case $b in ucspi-ssl-*) files="$files tls_sni_preload.c tls_sni_preload.h" ;; esac
+  for f in $files; do
     added_file "$p" "$f" > "$T/$f"
-    cmp -s "$T/$f" "$TOP/qmail-sni/$f"
-    ok $? "$b adds $f identical to qmail-sni/$f (else run scripts/refresh-patches)"
+    cmp -s "$T/$f" "$TOP/core/$f"
+    ok $? "$b adds $f identical to core/$f (else run scripts/refresh-patches)"
   done
+  # a qmail tree gets only what its servers run
+  case $b in ucspi-ssl-*) ;; *)
+    grep -q '^+++ b/tls_sni_preload' "$p"; is $? 1 "$b adds no sslserver preload" ;;
+  esac
   # glue only: lines added to the tree's own C files
   glue=$(awk '/^diff --git / { c = ($3 ~ /\.c$/ && $3 !~ /tls_sni/); next } c && /^\+[^+]/' "$p" | wc -l)
   [ "$glue" -le 12 ]; ok $? "$b adds $glue lines to the tree's C files (glue only)"

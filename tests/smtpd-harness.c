@@ -10,19 +10,25 @@
  * exchange groups, so tests can force a TLS 1.3 HelloRetryRequest.
  * Decisions are logged to stderr. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* setgroups */
 
+#include <grp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "tls_sni.h"
+#include "tls_sni_preload.h"
 
 static SSL *ssl;
+static SSL_CTX *shared; /* -l: made once, before the accept loop */
 static char outbuf[1024];
 static size_t outlen;
 
@@ -77,29 +83,42 @@ static void die_tls(const char *what)
   _exit(111);
 }
 
-/* 0 if the default certificate is missing, as qmail-smtpd says 454 */
-static int tls_start(int smtps)
+/* the context as the host makes it, or 0 if the default is missing */
+static SSL_CTX *ctx_make(void)
 {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   int ok;
 
   if (!ctx) die_tls("ctx");
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (!shared) SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (getenv("TLS_GROUPS") && !SSL_CTX_set1_groups_list(ctx, getenv("TLS_GROUPS")))
     die_tls("groups");
+  if (getenv("HOST_CERT")
+      && (!SSL_CTX_use_certificate_chain_file(ctx, getenv("HOST_CERT"))
+          || !SSL_CTX_use_PrivateKey_file(ctx, getenv("HOST_CERT"), SSL_FILETYPE_PEM)))
+    die_tls("HOST_CERT");
   if (getenv("SNI_BASELINE"))
     ok = SSL_CTX_use_certificate_chain_file(ctx, "control/servercert.pem")
       && SSL_CTX_use_PrivateKey_file(ctx, "control/servercert.pem",
                                      SSL_FILETYPE_PEM);
   else if ((ok = sni_server_install(ctx, "control", logline)) && getenv("SNI_PRELOAD"))
-    sni_server_preload(); /* as sslserver does; here within one session */
-  if (!ok) {
-    SSL_CTX_free(ctx);
+    sni_server_preload("control", 0, 0, logline); /* as sslserver does */
+  if (!ok) { SSL_CTX_free(ctx); return 0; }
+  return ctx;
+}
+
+/* 0 if the default certificate is missing, as qmail-smtpd says 454 */
+static int tls_start(int smtps)
+{
+  SSL_CTX *ctx = shared ? shared : ctx_make();
+
+  if (!ctx) {
     if (smtps) die_tls("missing certificate");
     put("454 TLS missing certificate (#4.3.0)\r\n");
     flush();
     return 0;
   }
+  if (shared) SSL_CTX_up_ref(ctx);
   ssl = SSL_new(ctx);
   SSL_CTX_free(ctx);
   if (!ssl) die_tls("ssl");
@@ -116,12 +135,43 @@ static int tls_start(int smtps)
   return 1;
 }
 
-int main(void)
+/* -l PORT: listen on 127.0.0.1, a child per connection on fds 0 and 1 */
+static void serve(const char *port)
+{
+  struct sockaddr_in sa;
+  int s, c, one = 1;
+
+  if (!(shared = ctx_make())) die_tls("missing certificate");
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)atoi(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1
+      || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1
+      || bind(s, (struct sockaddr *)&sa, sizeof sa) == -1 || listen(s, 64) == -1)
+    die_tls("listen");
+  signal(SIGCHLD, SIG_IGN); /* no zombies */
+  for (;;) {
+    if ((c = accept(s, 0, 0)) == -1) continue;
+    if (fork() == 0) {
+      gid_t g = getenv("SSL_GID") ? (gid_t)atol(getenv("SSL_GID")) : 0;
+      close(s);
+      dup2(c, 0); dup2(c, 1); close(c);
+      if (g && (setgroups(1, &g) == -1 || setgid(g) == -1)) die_tls("setgid");
+      if (getenv("SSL_UID") && setuid((uid_t)atol(getenv("SSL_UID"))) == -1) die_tls("setuid");
+      return;
+    }
+    close(c);
+  }
+}
+
+int main(int argc, char **argv)
 {
   char cmd[1024];
   struct stat st;
 
   signal(SIGPIPE, SIG_IGN);
+  if (argc == 3 && !strcmp(argv[1], "-l")) serve(argv[2]);
   alarm(60);
   if (getenv("SMTPS")) tls_start(1);
   put("220 harness ESMTP\r\n");

@@ -29,8 +29,8 @@ tar -C "$SRC" --exclude=.git -cf - . | tar -C "$T/orig" -xf -
 out=$("$TOP/scripts/qmail-sni-apply" "$T/src" 2>&1); rc=$?
 is "$rc" 0 "qmail-sni-apply: $out"
 [ "$rc" = 0 ] || bail "qmail-sni-apply refused the tree"
-cmp -s "$T/src/tls_sni.c" "$TOP/qmail-sni/tls_sni.c" && cmp -s "$T/src/tls_sni.h" "$TOP/qmail-sni/tls_sni.h"
-ok $? "tls_sni.c and tls_sni.h in the tree are the core's, byte for byte"
+cmp -s "$T/src/tls_sni.c" "$TOP/core/tls_sni.c" && cmp -s "$T/src/tls_sni.h" "$TOP/core/tls_sni.h" && [ ! -e "$T/src/tls_sni_preload.c" ]
+ok $? "tls_sni.c and tls_sni.h in the tree are the core's, byte for byte, and nothing of sslserver's"
 
 # a shipped patch that applies with no fuzz must make the tree qmail-sni-apply makes
 fits=""

@@ -23,8 +23,9 @@ done
 out=$("$TOP/scripts/qmail-sni-apply" "$T/src" 2>&1); rc=$?
 is "$rc" 0 "qmail-sni-apply: $out"
 [ "$rc" = 0 ] || bail "qmail-sni-apply refused the tree"
-cmp -s "$T/src/src/tls_sni.c" "$TOP/qmail-sni/tls_sni.c" && cmp -s "$T/src/src/tls_sni.h" "$TOP/qmail-sni/tls_sni.h"
-ok $? "src/tls_sni.c and src/tls_sni.h are the core's, byte for byte"
+for f in tls_sni.c tls_sni.h tls_sni_preload.c tls_sni_preload.h; do
+  cmp -s "$T/src/src/$f" "$TOP/core/$f"; ok $? "src/$f is the core's, byte for byte"
+done
 out=$("$TOP/scripts/qmail-sni-apply" "$T/src" 2>&1); rc=$?
 is "$rc:$(printf '%s' "$out" | grep -c 'already carries qmail-sni')" "100:1" "a second run says the tree already carries qmail-sni"
 
@@ -46,8 +47,10 @@ if [ "$verdict_built" != 0 ]; then
   bail "sslserver does not build, patched or not: a defect of this tree: $(grep -i error "$T/orig.log" | head -3)"
 fi
 ok 0 "patched sslserver builds"
-warn=$(cd "$T/src/compile" && rm -f tls_sni.o && ./compile tls_sni.c 2>&1)
-is "$warn" "" "tls_sni.c compiles with the tree's conf-cc and no warning"
+for f in tls_sni tls_sni_preload; do
+  warn=$(cd "$T/src/compile" && rm -f $f.o && ./compile $f.c 2>&1)
+  is "$warn" "" "$f.c compiles with the tree's conf-cc and no warning"
+done
 [ -x "$T/orig/compile/sslserver" ]; ok $? "unpatched sslserver builds, as the control case"
 
 # --- certificates and the tree, readable by SSL_UID's group only ---------

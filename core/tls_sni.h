@@ -1,6 +1,7 @@
 /* tls_sni.h: per-name TLS certificates for qmail (qmail-sni core).
  * Plain C and OpenSSL (>= 1.1.1) only: this file and tls_sni.c are
- * copied unchanged into qmail trees by the qmail-sni patches. */
+ * copied unchanged into qmail trees by the qmail-sni patches, and hold
+ * only what a server or client runs. */
 #ifndef TLS_SNI_H
 #define TLS_SNI_H
 
@@ -50,14 +51,22 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 int servercert_read(const char *path, EVP_PKEY **key, X509 **leaf,
                     STACK_OF(X509) **chain, const char **why);
 
-/* servercert_read and servercert_problem without dates, for a reader
- * of many files: no key is returned, and keys and public keys stay
- * undecoded where their bytes tell, since OpenSSL 3 makes decoding most
- * of the cost. Returns 1 with *why 0 or "key does not match
- * certificate", or 0 with a reason as servercert_read. The leaf and
- * chain serve servercert_problem, not SSL_use_cert_and_key. */
-int servercert_read_lazy(const char *path, X509 **leaf,
-                         STACK_OF(X509) **chain, const char **why);
+/* How a reader decodes the blocks of a servercert.pem: the key's (its
+ * PEM name and DER; returns 0 or why it is refused) and each
+ * certificate's (0 if unreadable). servercert_read decodes both. */
+struct servercert_reader {
+  const char *(*key)(void *arg, const char *pem, const unsigned char *der, long len);
+  X509 *(*cert)(void *arg, const unsigned char *der, long len);
+  void *arg;
+};
+
+/* path read with servercert_read's bounds and rules, through r.
+ * Returns 0, with *leaf and *chain for the caller to free, or a reason. */
+const char *servercert_parse(const char *path, const struct servercert_reader *r,
+                             X509 **leaf, STACK_OF(X509) **chain);
+
+/* A private key from its PEM block's name and DER, or 0. */
+EVP_PKEY *servercert_key(const char *pem, const unsigned char *der, long len);
 
 /* Why the server would refuse a key and leaf it has read, or 0:
  * a mismatch, or with check_dates an expired leaf. A leaf not yet
@@ -72,20 +81,20 @@ int servercert_load(SSL *ssl, const char *path, int check_dates,
 
 typedef void (*sni_logfn)(const char *line);
 
-/* Install the servername callback on ctx: each connection gets exactly
- * one key and chain, chosen by servercerts_lookup under dir. A broken
- * tenant file falls back to the default, logged through log.
+/* Install the ClientHello callback on ctx: each connection gets exactly
+ * one key and chain, chosen by servercerts_lookup under dir, and a
+ * session id context of the name, so that no session is resumed for
+ * another name (RFC 6066). A broken tenant file falls back to the
+ * default; an unusable default to what the host loaded onto ctx, if
+ * anything. Each choice is logged through log.
  * Returns 0 if the default dir/servercert.pem does not exist. */
 int sni_server_install(SSL_CTX *ctx, const char *dir, sni_logfn log);
 
-/* For a server that forks per connection and does not exec (sslserver):
- * after sni_server_install, read every servercert.pem under dir once,
- * before the accept loop. A connection whose file is unchanged (device,
- * inode, size, times) then uses what was read, without decoding it
- * again; the file is still opened, as the connection's user, so what
- * that user cannot read is refused all the same. A changed or new file
- * is read as without preload. Returns the number of files kept. */
-size_t sni_server_preload(void);
+/* How the server puts a file onto an SSL: servercert_load, unless a
+ * host replaces it (tls_sni_preload.c); 0 restores servercert_load. */
+typedef int (*sni_loadfn)(SSL *ssl, const char *path, int check_dates,
+                          const char **why);
+void sni_server_loader(sni_loadfn load);
 
 /* Send host as SNI on an outgoing connection, unless it is empty, an
  * IP literal or not a valid name. Returns 1 if a name was set. */
