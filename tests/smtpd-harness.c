@@ -2,7 +2,9 @@
  *
  * Runs under tcpserver, reads control/ from its working directory and
  * wires the SNI core exactly as the qmail-smtpd patch does. Not a mail
- * server: it speaks EHLO, HELO, NOOP, STARTTLS and QUIT only.
+ * server: it speaks EHLO, HELO, NOOP, STARTTLS and QUIT, and takes a
+ * message (MAIL, RCPT, DATA) only to throw it away, as a peer for
+ * qmail-remote.
  *
  * Environment: SMTPS set means implicit TLS; SNI_BASELINE set loads
  * control/servercert.pem the way the unpatched TLS patch does, with no
@@ -185,7 +187,15 @@ int main(int argc, char **argv)
       put("250 PIPELINING\r\n");
     }
     else if (!strncasecmp(cmd, "helo", 4)) put("250 harness\r\n");
-    else if (!strcasecmp(cmd, "noop")) put("250 ok\r\n");
+    else if (!strcasecmp(cmd, "noop") || !strcasecmp(cmd, "rset")
+             || !strncasecmp(cmd, "mail from:", 10) || !strncasecmp(cmd, "rcpt to:", 8))
+      put("250 ok\r\n");
+    else if (!strcasecmp(cmd, "data")) {
+      put("354 go ahead\r\n");
+      flush();
+      do getline_crlf(cmd, sizeof cmd); while (strcmp(cmd, "."));
+      put("250 ok thrown away\r\n");
+    }
     else if (!strcasecmp(cmd, "starttls") && !ssl) tls_start(0);
     else if (!strcasecmp(cmd, "quit")) {
       put("221 harness\r\n");
