@@ -2,9 +2,10 @@
 # check-ucspi-ssl.t: apply qmail-sni to a copy of the ucspi-ssl tree in
 # $UCSPI_SSL_SRC, build sslserver, and run it as a host does: dropping
 # to an unprivileged SSL_UID, in implicit TLS (SMTPS, POP3S) and with -n
-# (UCSPI-TLS STARTTLS), every kind of name against the tree. The
-# unpatched sslserver from the same tree is the control. Never touches
-# UCSPI_SSL_SRC.
+# (UCSPI-TLS STARTTLS), every kind of name against the tree, sessions
+# resumed only for their own name, and a default SSL_UID cannot read.
+# The unpatched sslserver from the same tree is the control. Never
+# touches UCSPI_SSL_SRC.
 . "$(dirname "$0")/../lib.sh"
 
 SRC=${UCSPI_SSL_SRC:-}
@@ -119,6 +120,43 @@ like "$log" '^sslserver: tls sni none: default$' "log: no SNI"
 like "$log" '^sslserver: tls sni rejected: bad name \.\./servercert\.pem: default$' "log: hostile name"
 like "$log" '^sslserver: tls sni broken\.test: servercerts/broken\.test/servercert\.pem: key does not match certificate, default$' "log: broken tenant"
 like "$log" '^sslserver: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default$' "log: read as SSL_UID, who cannot"
+
+like "$log" "^sslserver: tls sni: default $C/servercert\.pem usable as uid $SERVER_UID gid $SERVER_GID\$" "the start-up check reads the default as SSL_UID and SSL_GID, and says so"
+
+# a session is resumed only for its own name (RFC 6066): sslserver's
+# children share the context, and so its ticket keys
+hello() { # hello PORT VERSION NAME SESSION-OPTION: subject, New or Reused
+  (sleep 0.5; printf 'QUIT\r\n') | timeout 20 openssl s_client -connect "127.0.0.1:$1" "$2" -servername "$3" $4 2>/dev/null \
+    | sed -n 's/^\(New\|Reused\), .*/\1/p; s/^subject=.*CN *= *//p' | tr '\n' ' '
+}
+for v in -tls1_2 -tls1_3; do
+  rm -f "$T/sess"
+  hello "$PI" $v mail.gamma.test "-sess_out $T/sess" >/dev/null
+  is "$(hello "$PI" $v mail.gamma.test "-sess_in $T/sess")" "mail.gamma.test Reused " "$v: a session resumed for its own name"
+  is "$(hello "$PI" $v x.beta.test "-sess_in $T/sess")" "*.beta.test New " "$v: not for another: a full handshake with that name's certificate"
+  if [ -x "$T/orig/compile/sslserver" ]; then
+    rm -f "$T/sess"; hello "$PO" $v mail.gamma.test "-sess_out $T/sess" >/dev/null
+    like "$(hello "$PO" $v x.beta.test "-sess_in $T/sess")" "Reused" "$v: control: unpatched sslserver resumes across names (its one certificate)"
+  fi
+done
+
+# a default SSL_UID cannot read: its clients get CERTFILE, loaded as
+# root, as from unpatched sslserver; an ECDSA CERTFILE never takes an
+# RSA tenant's clients
+make_cert "$T/host" mail.host.test ec 30 mail.host.test
+cp -a "$C" "$T/q2"; C2=$T/q2
+chmod 600 "$C2/servercert.pem"; chgrp root "$C2/servercert.pem"
+LOG2=$T/sslserver2.log PH=$(free_port)
+( SNIDIR=$C2 CERTFILE=$T/host.crt KEYFILE=$T/host.key DHFILE= SSL_UID=$SERVER_UID SSL_GID=$SERVER_GID \
+    exec "$T/src/compile/sslserver" -v -H -l localhost 127.0.0.1 "$PH" /bin/cat ) 2>>"$LOG2" &
+_pids="$_pids $!"; wait_port "$PH"
+HOST=$(fp_file "$T/host.crt")
+is "$(served "$PH" tls -)" "$HOST" "default unreadable by SSL_UID: no SNI gets CERTFILE, not a failed handshake"
+is "$(served "$PH" tls unknown.test)" "$HOST" "nor an unknown name"
+is "$(served "$PH" tls mail.alpha.test)" "$ALPHA" "an RSA tenant still gets its own, never the ECDSA CERTFILE"
+sleep 0.3
+like "$(cat "$LOG2")" "^sslserver: tls sni: default $C2/servercert\.pem unusable as uid $SERVER_UID gid $SERVER_GID: Permission denied; the clients it serves get \\\$CERTFILE instead\$" "the start-up check, as SSL_UID, names the problem"
+like "$(cat "$LOG2")" '^sslserver: tls sni none: default unusable: servercert\.pem: Permission denied, the host.s own certificate$' "and each such connection says what it got"
 
 out=$( (SNIDIR=$T/nowhere CERTFILE=$C/servercert.pem KEYFILE=$C/servercert.pem DHFILE= \
   timeout 5 "$T/src/compile/sslserver" -H -l localhost 127.0.0.1 "$(free_port)" /bin/cat) 2>&1); rc=$?
