@@ -147,6 +147,16 @@ for mode in smtp tls; do
   serves "$port" "$oport" $mode broken.test "$DEF" "qmail-smtpd $label: broken tenant file, default"
 done
 
+# no session resumed for another name (RFC 6066), wherever it could be
+for v in -tls1_2 -tls1_3; do
+  rm -f "$T/sess"
+  (sleep 0.5; printf 'QUIT\r\n') | timeout 20 openssl s_client -connect "127.0.0.1:$P" -starttls smtp $v \
+    -servername mail.alpha.test -sess_out "$T/sess" >/dev/null 2>&1
+  r=$( (sleep 0.5; printf 'QUIT\r\n') | timeout 20 openssl s_client -connect "127.0.0.1:$P" -starttls smtp $v \
+    -servername x.beta.test -sess_in "$T/sess" 2>/dev/null | sed -n 's/^\(New\|Reused\), .*/\1/p')
+  [ "$r" = New ]; smtpd_check "qmail-smtpd $v: mail.alpha.test's session offered with x.beta.test: a full handshake (got '$r')" $? "$orig_starttls"
+done
+
 peer=$T/peer.pem
 swaks_cert() { # swaks_cert PORT OUT: STARTTLS with SNI smtp.alpha.test
   rm -f "$2"
