@@ -225,7 +225,8 @@ ip link add "qs$$a" type veth peer name "qs$$b" && ip link set "qs$$a" netns "$N
 inns dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-dhcp-interface=lo \
   --listen-address=127.0.0.1 --bind-interfaces --user=nobody --group=nogroup \
   --pid-file="$T/dnsmasq.pid" --host-record=mx.alpha.test,127.0.0.1 \
-  --mx-host=delta.test,mx.delta.test,10 --host-record=mx.delta.test,192.0.2.2 || bail "dnsmasq did not start"
+  --mx-host=delta.test,mx.delta.test,10 --host-record=mx.delta.test,192.0.2.2 \
+  --local=/test/ || bail "dnsmasq did not start"  # .test answered here alone: a CNAME query for delta.test (qmail-remote asks) answered, not REFUSED
 
 # the peer: the harness on 192.0.2.2:25 as nobody, mx.delta.test's
 # certificate for that name, the default otherwise

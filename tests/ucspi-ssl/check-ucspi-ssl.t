@@ -146,6 +146,7 @@ done
 make_cert "$T/host" mail.host.test ec 30 mail.host.test
 cp -a "$C" "$T/q2"; C2=$T/q2
 chmod 600 "$C2/servercert.pem"; chgrp root "$C2/servercert.pem"
+cp "$T/alpha.pem" "$C2/servercerts/mail.alpha.test/servercert.pem"   # RSA again, not the ECDSA renewal
 LOG2=$T/sslserver2.log PH=$(free_port)
 ( SNIDIR=$C2 CERTFILE=$T/host.crt KEYFILE=$T/host.key DHFILE= SSL_UID=$SERVER_UID SSL_GID=$SERVER_GID \
     exec "$T/src/compile/sslserver" -v -H -l localhost 127.0.0.1 "$PH" /bin/cat ) 2>>"$LOG2" &
