@@ -450,6 +450,34 @@ static void host_free(struct host *h)
   sk_X509_pop_free(h->chain, X509_free);
 }
 
+/* the second file of a pair beside path (a servercert.pem), or 0 */
+static int second_path(char out[SNI_PATH_MAX], const char *path)
+{
+  size_t n = strlen(path) - (sizeof "servercert.pem" - 1);
+  if (n + sizeof SERVERCERT_SECOND > SNI_PATH_MAX) return 0;
+  memcpy(out, path, n);
+  memcpy(out + n, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
+  return 1;
+}
+
+/* path and, where the name has a pair, its second file onto ssl, so
+ * that OpenSSL chooses by the client's signature algorithms: 1 if
+ * either could be served, the other's problem told in l; else 0 with
+ * path's reason in *why */
+static int load_pair(SSL *ssl, const char *path, int check_dates, struct line *l,
+                     const char **why)
+{
+  char second[SNI_PATH_MAX];
+  const char *why2;
+  int one = server.load(ssl, path, check_dates, why), two;
+  if (!second_path(second, path) || !present(second)) return one;
+  two = server.load(ssl, second, check_dates, &why2);
+  if (one && two) cat(l, ", " SERVERCERT_SECOND);
+  else if (one) { cat(l, "; " SERVERCERT_SECOND ": "); cat(l, why2); }
+  else if (two) { cat(l, ": "); cat(l, *why); cat(l, "; " SERVERCERT_SECOND); }
+  return one || two;
+}
+
 /* the file for name (SNI_OK) or the default onto ssl, logged to l */
 static int choose(SSL *ssl, int r, const char *name, struct host *h, struct line *l)
 {
@@ -459,13 +487,13 @@ static int choose(SSL *ssl, int r, const char *name, struct host *h, struct line
 
   if (found == SNI_EXACT || found == SNI_WILDCARD) {
     cat(l, path + server.dirlen + 1);
-    if (server.load(ssl, path, 1, &why)) return 1;
+    if (load_pair(ssl, path, 1, l, &why)) return 1;
     cat(l, ": "); cat(l, why); cat(l, ", ");
     found = servercerts_lookup(path, server.dir, 0);
   }
   else if (r == SNI_OK) cat(l, "no certificate, ");
   cat(l, "default");
-  if (found == SNI_DEFAULT && server.load(ssl, path, 0, &why)) return 1;
+  if (found == SNI_DEFAULT && load_pair(ssl, path, 0, l, &why)) return 1;
   cat(l, " unusable: servercert.pem: ");
   cat(l, found == SNI_DEFAULT ? why : "path too long");
   /* never worse than the host without qmail-sni: what it loaded itself */

@@ -42,6 +42,12 @@ int sni_pattern_canon(char out[SNI_NAME_MAX + 1], const char *in, size_t len);
 int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
                        const char *name);
 
+/* A name may have a pair: servercert.pem (its RSA certificate, or its
+ * only one) and beside it this file, its ECDSA certificate. The server
+ * loads both and OpenSSL serves each client the one its signature
+ * algorithms take. */
+#define SERVERCERT_SECOND "servercert-ecdsa.pem"
+
 /* the largest servercert.pem read: a key plus any sane chain */
 #define SERVERCERT_MAX (1024 * 1024)
 
@@ -81,8 +87,8 @@ int servercert_load(SSL *ssl, const char *path, int check_dates,
 
 typedef void (*sni_logfn)(const char *line);
 
-/* Install the ClientHello callback on ctx: each connection gets exactly
- * one key and chain, chosen by servercerts_lookup under dir, and a
+/* Install the ClientHello callback on ctx: each connection gets the
+ * key and chain (or the pair) chosen by servercerts_lookup under dir, and a
  * session id context of the name, so that no session is resumed for
  * another name (RFC 6066). A broken tenant file falls back to the
  * default; an unusable default to what the host loaded onto ctx, if

@@ -1,6 +1,7 @@
-/* tls_sni_preload.c: every servercert.pem read once, before the accept
- * loop of a server that forks per connection (sslserver), and the
- * default tried as the user connections will run as.
+/* tls_sni_preload.c: every servercert.pem, and a pair's second file,
+ * read once before the accept loop of a server that forks per
+ * connection (sslserver), and the default tried as the user
+ * connections will run as.
  * Part of the qmail-sni core; plain C and OpenSSL only. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -168,11 +169,15 @@ size_t sni_server_preload(const char *dir, unsigned long uid, unsigned long gid,
     log(line);
   }
   keep(path);
+  if ((size_t)snprintf(path, sizeof path, "%s/" SERVERCERT_SECOND, dir) < sizeof path) keep(path);
   if ((size_t)snprintf(path, sizeof path, "%s/servercerts", dir) < sizeof path && (dh = opendir(path))) {
     while ((d = readdir(dh)))
-      if (d->d_name[0] != '.' && strlen(d->d_name) <= SNI_NAME_MAX
-          && (size_t)snprintf(path, sizeof path, "%s/servercerts/%s/servercert.pem", dir, d->d_name) < sizeof path)
-        keep(path);
+      if (d->d_name[0] != '.' && strlen(d->d_name) <= SNI_NAME_MAX) {
+        if ((size_t)snprintf(path, sizeof path, "%s/servercerts/%s/servercert.pem", dir, d->d_name) < sizeof path)
+          keep(path);
+        if ((size_t)snprintf(path, sizeof path, "%s/servercerts/%s/" SERVERCERT_SECOND, dir, d->d_name) < sizeof path)
+          keep(path);
+      }
     closedir(dh);
   }
   qsort(kept, nkept, sizeof *kept, kept_order);
