@@ -144,7 +144,10 @@ void cache_save(struct cache *k, struct qsni *q, struct tree *t)
   const char *step;
   size_t i;
   if (!stralloc_copys(&k->new, "")) die_nomem();
-  for (i = 0; i < t->len; ++i) put(k, &t->c[i]);
+  for (i = 0; i < t->len; ++i) {
+    put(k, &t->c[i]);
+    if (t->c[i].second && !t->c[i].shares) put(k, t->c[i].second);
+  }
   if (k->new.len <= CACHE_MAX && !file_same(q->certs, CACHE_FILE, k->new.s, k->new.len))
     atomic_write(q->certs, CACHE_FILE, k->new.s, k->new.len, 0600, (uid_t)-1, (gid_t)-1, &step);
   cache_free(k);

@@ -91,9 +91,9 @@ static void check_readers(struct qsni *q, struct tree *t)
       problem(user, "no such user or group (setting readers: user, user:group or uid:gid, as qmail-smtpd and sslserver run)", 0, 0);
       continue;
     }
-    for (i = 0; i < t->len; ++i) {
-      struct cert *c = &t->c[i];
-      if (c->shares || (c->is_default && c->why && !strcmp(c->why, "missing"))) continue;
+    for (i = 0; i < 2 * t->len; ++i) {
+      struct cert *c = i % 2 ? t->c[i / 2].second : &t->c[i / 2];
+      if (!c || t->c[i / 2].shares || (c->is_default && c->why && !strcmp(c->why, "missing"))) continue;
       if (!reader_blocked(&r, c->path.s, &where, &st)) continue;
       mode[fmt_8long(mode, (unsigned long)(st.st_mode & 07777))] = 0;
       /* one line: who, which part stops them, and its mode and owner */
@@ -153,13 +153,66 @@ static void note(const char *server, const char *name, const char *text)
   buffer_putnlflush(buffer_1);
 }
 
+/* one file's checks, a pair's second as its first: 0 if unusable */
+static int check_file(struct cert *c, const char *name, unsigned long warn)
+{
+  char num[FMT_LONG], when[32];
+  long days;
+  if (c->why) {
+    problem(name, c->is_default && !c->second ? c->why : c->path.s, c->is_default && !c->second ? 0 : ": ",
+            c->is_default && !c->second ? 0 : c->why);
+    return 0;
+  }
+  if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
+  check_chain(c, name);
+  if (!c->is_default && !cert_covers(c, c->name)) problem(name, "certificate does not cover ", c->name, 0);
+  days = x509_days_left(c->leaf, 0);
+  num[fmt_long(num, days)] = 0;
+  if (X509_cmp_current_time(X509_get0_notAfter(c->leaf)) <= 0) problem(name, "certificate expired", 0, 0);
+  else if (days < (long)warn) problem(name, "certificate expires in ", num, " days");
+  if (x509_not_yet_valid(c->leaf, when))
+    problem(name, "certificate not valid until ", when, " by this host's clock (served all the same): is the clock right?");
+  return 1;
+}
+
+/* 30 days: a pair renewed together stays within days of each other;
+ * one that missed a renewal drifts further */
+#define PAIR_APART (30L * 86400)
+
+/* a pair: its second file on its own, then the two as one: of the two
+ * key types, for the same names, renewed together */
+static void check_pair(struct cert *c, const char *name, unsigned long warn)
+{
+  struct cert *e = c->second;
+  stralloc only = {0};
+  char num[FMT_ULONG];
+  size_t i;
+  if (!check_file(e, name, warn)) return;
+  if (e->kind == c->kind)
+    problem4(name, e->path.s, ": holds ", c->kind == 'r' ? "an RSA" : "a non-RSA",
+             " certificate, as servercert.pem does: a pair is one RSA and one ECDSA certificate");
+  for (i = 0; i < c->sans.len; i += strlen(c->sans.s + i) + 1)
+    if (cert_covers(e, c->sans.s + i) != 2 && (!stralloc_cats(&only, " ") || !stralloc_cats(&only, c->sans.s + i))) die_nomem();
+  if (only.len) problem4(name, "its ECDSA certificate does not list", only.s, ", which its RSA one does", 0);
+  only.len = 0;
+  for (i = 0; i < e->sans.len; i += strlen(e->sans.s + i) + 1)
+    if (cert_covers(c, e->sans.s + i) != 2 && (!stralloc_cats(&only, " ") || !stralloc_cats(&only, e->sans.s + i))) die_nomem();
+  if (only.len) problem4(name, "its RSA certificate does not list", only.s, ", which its ECDSA one does", 0);
+  if (c->not_after - e->not_after > PAIR_APART || e->not_after - c->not_after > PAIR_APART) {
+    num[fmt_ulong(num, (unsigned long)((c->not_after > e->not_after ? c->not_after - e->not_after
+                                        : e->not_after - c->not_after) / 86400))] = 0;
+    problem4(name, "its RSA and ECDSA certificates expire ", num,
+             " days apart: is one of them no longer renewed?", 0);
+  }
+  stralloc_free(&only);
+}
+
 int cmd_check(struct qsni *q, int argc, char **argv)
 {
   struct tree t;
   stralloc shown = {0};
   unsigned long warn = 21;
   const char *prom = 0;
-  char num[FMT_LONG], when[32];
   size_t i, j;
   unsigned long certs = 0, names = 0;
   int a;
@@ -184,26 +237,18 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   for (i = 0; i < t.len; ++i) {
     struct cert *c = &t.c[i];
     const char *name = c->is_default ? c->path.s : c->name;
-    long days;
     if (c->is_link && !c->primary[0]) { problem(name, "link points outside servercerts/", 0, 0); continue; }
     if (c->is_link && !tree_find(&t, c->primary)) { problem(name, "dangling link to ", c->primary, 0); continue; }
     /* a link is its certificate's name: what is wrong with that is said once, of the certificate */
     if (c->is_link) {
-      if (!c->why && !cert_covers(c, c->name)) problem(name, "links to ", c->primary, ", whose certificate does not cover it");
+      if (!c->why && !cert_covers(c, c->name) && !(c->second && c->second->read && cert_covers(c->second, c->name)))
+        problem(name, "links to ", c->primary, ", whose certificate does not cover it");
       ++names;
       continue;
     }
     if (!c->is_default) { ++certs; ++names; }
-    if (c->why) { problem(name, c->is_default ? c->why : c->path.s, c->is_default ? 0 : ": ", c->is_default ? 0 : c->why); continue; }
-    if (c->mode & 0007) problem(name, c->path.s, ": private key is world-accessible", 0);
-    check_chain(c, name);
-    if (!c->is_default && !cert_covers(c, c->name)) problem(name, "certificate does not cover ", c->name, 0);
-    days = x509_days_left(c->leaf, 0);
-    num[fmt_long(num, days)] = 0;
-    if (X509_cmp_current_time(X509_get0_notAfter(c->leaf)) <= 0) problem(name, "certificate expired", 0, 0);
-    else if (days < (long)warn) problem(name, "certificate expires in ", num, " days");
-    if (x509_not_yet_valid(c->leaf, when))
-      problem(name, "certificate not valid until ", when, " by this host's clock (served all the same): is the clock right?");
+    if (!check_file(c, name, warn)) continue;
+    if (c->second) check_pair(c, name, warn);
     if (c->is_link || c->is_default) continue;
     /* a name this certificate claims, served by another certificate */
     for (j = 0; j < c->sans.len; j += strlen(c->sans.s + j) + 1) {

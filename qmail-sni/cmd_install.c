@@ -30,25 +30,61 @@ static void read_file(const char *path, stralloc *text)
   }
 }
 
-/* with no default configured, control/servercert.pem follows the
+/* Where a certificate of kind (x509_kind) goes in the directory dir: a
+ * name's pair is servercert.pem, its RSA certificate or its only one,
+ * and servercert-ecdsa.pem beside it. *old gets what that file holds.
+ * *moved gets the ECDSA certificate an arriving RSA one displaces from
+ * servercert.pem, to go beside it, or is emptied. */
+static const char *slot_for(int dir, int kind, stralloc *old, stralloc *moved)
+{
+  const char *why;
+  int held;
+  moved->len = 0;
+  if (read_at(dir, "servercert.pem", 0, old, SERVERCERT_MAX, &why) != 1) { old->len = 0; return "servercert.pem"; }
+  held = pem_kind(old);
+  if (!held || held == kind) return "servercert.pem";
+  if (kind == 'e') {
+    if (read_at(dir, SERVERCERT_SECOND, 0, old, SERVERCERT_MAX, &why) != 1) old->len = 0;
+    return SERVERCERT_SECOND;
+  }
+  if (!stralloc_copy(moved, old)) die_nomem();
+  old->len = 0;
+  return "servercert.pem";
+}
+
+/* pem into dir's slot, after moving a displaced ECDSA certificate
+ * beside it, so that a reader meets one whole pair or the other */
+static void slot_write(struct qsni *q, int dir, const char *where, const char *slot, const stralloc *moved,
+                       const stralloc *pem, uid_t uid, gid_t gid)
+{
+  const char *step;
+  if (moved->len && atomic_write(dir, SERVERCERT_SECOND, moved->s, moved->len, q->cf.mode, uid, gid, &step) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", where, "/" SERVERCERT_SECOND);
+  if (atomic_write(dir, slot, pem->s, pem->len, q->cf.mode, uid, gid, &step) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", where, "/", slot);
+}
+
+/* with no default configured, the default's slot follows the
  * certificate it came from: the same bytes as name's old file (old,
  * empty if none), or a certificate for the same names */
-static int default_follows(const struct qsni *q, const stralloc *old, const stralloc *sans)
+static int default_follows(const struct qsni *q, const char *slot, const stralloc *old, const stralloc *sans)
 {
-  stralloc a = {0};
+  stralloc a = {0}, path = {0};
   X509 *leaf = 0;
   STACK_OF(X509) *chain = 0;
   const char *why;
   int r = 0;
-  if (read_at(q->ctl, "servercert.pem", 0, &a, SERVERCERT_MAX, &why) != 1) r = 0;
+  if (!stralloc_copys(&path, q->control) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, slot)
+      || !stralloc_0(&path)) die_nomem();
+  if (read_at(q->ctl, slot, 0, &a, SERVERCERT_MAX, &why) != 1) r = 0;
   else if (old->len && a.len == old->len && !memcmp(a.s, old->s, a.len)) r = 1;
-  else if (servercert_read_lazy(q->defaultpem, &leaf, &chain, &why)) {
+  else if (servercert_read_lazy(path.s, &leaf, &chain, &why)) {
     x509_sans(leaf, &a);
     r = sans_equal(&a, sans);
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
   }
-  stralloc_free(&a);
+  stralloc_free(&a); stralloc_free(&path);
   return r;
 }
 
@@ -180,12 +216,13 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
 {
   char name[SNI_NAME_MAX + 1], when[32], num[FMT_ULONG];
   stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0}, detail = {0};
+  stralloc moved = {0}, dold = {0}, dmoved = {0}, where = {0}, other = {0}, otherpem = {0}, othersans = {0};
   X509 *leaf;
-  const char *step, *why;
+  const char *why, *slot, *dslot;
   struct stat st;
   uid_t uid;
   gid_t gid;
-  int namefd, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
+  int namefd, kind, pair, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
   size_t i, n = 0;
 
   if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
@@ -226,14 +263,16 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   readers_can(q, name, uid == (uid_t)-1 ? geteuid() : uid, gid == (gid_t)-1 ? getegid() : gid);
   tree_open(q, TREE_WRITE);
   namefd = name_dir(q, name, 1);
-  if (read_at(namefd, "servercert.pem", 0, &old, SERVERCERT_MAX, &why) != 1) old.len = 0;
+  kind = x509_kind(leaf);
+  slot = slot_for(namefd, kind, &old, &moved);
   if ((flags & INSTALL_IF_CHANGED) && old.len == pem.len && !memcmp(old.s, pem.s, pem.len)) {
     close(namefd);
     X509_free(leaf);
-    stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old);
+    stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&moved);
     return INSTALL_UNCHANGED;
   }
   pem_sans(&old, &oldsans);
+  dslot = slot_for(q->ctl, kind, &dold, &dmoved);
   if (as_default == INSTALL_DEFAULT)
     why = *q->cf.default_name ? "setting default" : fstatat(q->ctl, "servercert.pem", &st, 0) == 0 ? "--default"
         : "the first certificate there is; set default to choose";
@@ -242,26 +281,41 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     why = "it covers control/me, the host's name";
   }
   else if (as_default == INSTALL_DEFAULT_FOLLOWS) {
-    as_default = default_follows(q, &old, &sans);
+    as_default = default_follows(q, dslot, &old, &sans);
     why = "renewed, as the default came from it";
   }
+  if (!stralloc_copys(&where, q->servercerts) || !stralloc_cats(&where, "/") || !stralloc_cats(&where, name)
+      || !stralloc_0(&where)) die_nomem();
   tmp_sweep(namefd);
-  if (atomic_write(namefd, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->servercerts, "/", name, "/servercert.pem");
+  slot_write(q, namefd, where.s, slot, &moved, &pem, uid, gid);
+  close(namefd);
+  /* the other of a pair keeps the names only it covers */
+  if (!stralloc_copy(&other, &sans)) die_nomem();
+  if (read_at(namefd = name_dir(q, name, 0), strcmp(slot, "servercert.pem") ? "servercert.pem" : SERVERCERT_SECOND,
+              0, &otherpem, SERVERCERT_MAX, &why) == 1) {
+    pem_sans(&otherpem, &othersans);
+    if (!stralloc_catb(&other, othersans.s, othersans.len)) die_nomem();
+  }
+  else otherpem.len = 0;
   close(namefd);
   link_sans(q, name, sans.s, sans.len);
-  links_dropped(q, name, &oldsans, &sans);
+  links_dropped(q, name, &oldsans, &other);
 
   tmp_sweep(q->ctl);
-  if (as_default && atomic_write(q->ctl, "servercert.pem", pem.s, pem.len, q->cf.mode, uid, gid, &step) == -1)
-    diesys(EXIT_TEMP, "fatal: unable to ", step, " ", q->defaultpem, " (", name, " itself is installed)");
+  if (as_default) slot_write(q, q->ctl, q->control, dslot, &dmoved, &pem, uid, gid);
   for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
   num[fmt_ulong(num, (unsigned long)n)] = 0;
   expiry_date(leaf, when);
-  say(old.len ? "renewed " : "installed ", name, " (", num, n == 1 ? " name" : " names", ", expires ", when, ")");
-  if (as_default) say("default: ", q->defaultpem, " is ", name, "'s certificate (", why, ")");
+  /* the key type is said where a pair is */
+  pair = strcmp(slot, "servercert.pem") || moved.len || otherpem.len;
+  say(old.len ? "renewed " : "installed ", name, !pair ? "" : kind == 'r' ? " RSA" : " ECDSA",
+      " (", num, n == 1 ? " name" : " names", ", expires ", when, !pair ? ")" : kind == 'r'
+      ? "; beside its ECDSA certificate)" : "; beside its RSA certificate)");
+  if (as_default) say("default: ", q->control, "/", dslot, " is ", name, "'s certificate (", why, ")");
   X509_free(leaf);
   stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&detail);
+  stralloc_free(&moved); stralloc_free(&dold); stralloc_free(&dmoved); stralloc_free(&where);
+  stralloc_free(&other); stralloc_free(&otherpem); stralloc_free(&othersans);
   return INSTALL_DONE;
 }
 

@@ -1,10 +1,13 @@
-/* qmail-sni list [--json]: one row per name, in columns for a terminal:
- * name, the certificate it links to, notAfter, days left, issuer (or
- * what is wrong), SANs; --json, for programs, also the file. */
+/* qmail-sni list [--json]: one row per name and certificate, in columns
+ * for a terminal: name, the certificate it links to, notAfter, days
+ * left, key type, issuer (or what is wrong), SANs; a pair's second
+ * certificate on a row of its own; --json, for programs, also the file. */
 #include <string.h>
 #include <time.h>
 #include <buffer.h>
 #include <fmt.h>
+
+#include <openssl/objects.h>
 
 #include "qmail-sni.h"
 
@@ -40,12 +43,18 @@ static void date(X509 *x, char out[32])
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
 }
 
+static const char *kind_name(const struct cert *c)
+{
+  int nid = c->leaf ? x509_key_nid(c->leaf) : NID_undef;
+  return nid == NID_undef ? "-" : c->kind == 'r' ? "RSA" : nid == NID_X9_62_id_ecPublicKey ? "ECDSA" : OBJ_nid2sn(nid);
+}
+
 int cmd_list(struct qsni *q, int argc, char **argv)
 {
   struct tree t;
   stralloc issuer = {0};
   char num[FMT_LONG + 1], when[32];
-  size_t i, j, wname = 4, wlink = 8, wissuer = 6;
+  size_t i, j, rows = 0, wname = 4, wlink = 8, wissuer = 6;
   int json = 0;
 
   if (argc == 2 && !strcmp(argv[1], "--json")) json = 1;
@@ -53,30 +62,33 @@ int cmd_list(struct qsni *q, int argc, char **argv)
   tree_load(&t, q, TREE_DEFAULT);
   if (json) put("[");
   else {
-    for (i = 0; i < t.len; ++i) {
-      const struct cert *c = &t.c[i];
-      size_t n = c->is_default ? sizeof "(default)" - 1 : strlen(c->name);
+    for (i = 0; i < 2 * t.len; ++i) {
+      const struct cert *c = i % 2 ? t.c[i / 2].second : &t.c[i / 2];
+      size_t n;
+      if (!c) continue;
+      n = c->is_default ? sizeof "(default)" - 1 : strlen(c->name);
       if (n > wname) wname = n;
-      if (c->is_link && strlen(c->primary) > wlink) wlink = strlen(c->primary);
+      if (t.c[i / 2].is_link && strlen(t.c[i / 2].primary) > wlink) wlink = strlen(t.c[i / 2].primary);
       if (c->leaf) { x509_issuer(c->leaf, &issuer); n = strlen(issuer.s); }
       else n = c->why ? strlen(c->why) : 0;
       if (n > wissuer) wissuer = n;
     }
     column("NAME", wname); column("LINKS TO", wlink); column("EXPIRES", 10); column("DAYS", 4);
-    column("ISSUER", wissuer); put("SANS\n");
+    column("KEY", 5); column("ISSUER", wissuer); put("SANS\n");
   }
-  for (i = 0; i < t.len; ++i) {
-    struct cert *c = &t.c[i];
-    const char *name = c->is_default ? "(default)" : c->name;
-    if (c->is_default && c->why && !strcmp(c->why, "missing")) continue;
+  for (i = 0; i < 2 * t.len; ++i) {
+    struct cert *e = &t.c[i / 2], *c = i % 2 ? e->second : e;
+    const char *name = e->is_default ? "(default)" : e->name;
+    if (!c || (c->is_default && c->why && !strcmp(c->why, "missing"))) continue;
     if (c->leaf) { x509_issuer(c->leaf, &issuer); date(c->leaf, when); }
     else { str0(&issuer, ""); when[0] = 0; }
     num[fmt_long(num, c->leaf ? x509_days_left(c->leaf, 0) : 0)] = 0;
     if (json) {
-      put(i ? ",\n {" : "\n {");
+      put(rows++ ? ",\n {" : "\n {");
       put("\"name\": "); json_string(name);
       put(", \"file\": "); json_string(c->path.s);
-      put(", \"primary\": "); json_string(c->is_default ? "" : c->primary);
+      put(", \"primary\": "); json_string(e->is_default ? "" : e->primary);
+      put(", \"key\": "); json_string(kind_name(c));
       put(", \"sans\": [");
       for (j = 0; j < c->sans.len; j += strlen(c->sans.s + j) + 1) {
         if (j) put(", ");
@@ -91,8 +103,9 @@ int cmd_list(struct qsni *q, int argc, char **argv)
     }
     else {
       when[10] = 0; /* the date alone */
-      column(name, wname); column(c->is_link ? c->primary : "-", wlink);
+      column(name, wname); column(e->is_link ? e->primary : "-", wlink);
       column(c->leaf ? when : "-", 10); column(c->leaf ? num : "-", 4);
+      column(kind_name(c), 5);
       column(c->leaf ? issuer.s : c->why ? c->why : "", wissuer);
       for (j = 0; j < c->sans.len; j += strlen(c->sans.s + j) + 1) {
         if (j) put(",");

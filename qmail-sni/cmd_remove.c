@@ -1,5 +1,6 @@
-/* qmail-sni remove [--link] NAME: remove NAME and the links that point
- * at it; --link, a SAN name's link alone (its renewal brings it back). */
+/* qmail-sni remove [--link | --rsa | --ecdsa] NAME: remove NAME and the
+ * links that point at it; --link, a SAN name's link alone (its renewal
+ * brings it back); --rsa or --ecdsa, one certificate of NAME's pair. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,6 +12,43 @@
 
 #include "qmail-sni.h"
 
+/* One of a pair: the outputs are written without the second file, then
+ * it goes (--ecdsa) or replaces servercert.pem (--rsa), then they are
+ * written again; no output ever names a file that is gone. */
+static int remove_one(struct qsni *q, const char *name, int rsa)
+{
+  stralloc text = {0};
+  const char *why;
+  int fd, kind, r;
+  if ((fd = name_dir(q, name, 0)) == -1) {
+    say("no certificate for ", name, ": nothing to remove");
+    return 0;
+  }
+  if (read_at(fd, SERVERCERT_SECOND, 0, &text, SERVERCERT_MAX, &why) != 1) {
+    if (read_at(fd, "servercert.pem", 0, &text, SERVERCERT_MAX, &why) != 1) kind = 0;
+    else kind = pem_kind(&text);
+    close(fd);
+    stralloc_free(&text);
+    if (kind == (rsa ? 'r' : 'e'))
+      die(EXIT_PERM, "fatal: ", name, " has one certificate, ", rsa ? "RSA" : "ECDSA", ": remove ", name, " to remove it");
+    say(name, " has no ", rsa ? "RSA" : "ECDSA", " certificate: nothing to remove");
+    return 0;
+  }
+  stralloc_free(&text);
+  q->skip_second = name;
+  r = sync_outputs(q, 0);
+  if (!rsa && unlinkat(fd, SERVERCERT_SECOND, 0) == -1)
+    diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name, "/" SERVERCERT_SECOND);
+  if (rsa && renameat(fd, SERVERCERT_SECOND, fd, "servercert.pem") == -1)
+    diesys(EXIT_TEMP, "fatal: unable to rename ", q->servercerts, "/", name, "/" SERVERCERT_SECOND, " to servercert.pem");
+  if (fsync(fd) == -1) diesys(EXIT_TEMP, "fatal: unable to fsync ", q->servercerts, "/", name);
+  close(fd);
+  q->skip_second = 0;
+  if (rsa) r |= sync_outputs(q, 0); /* servercert.pem is the ECDSA one now */
+  say("removed ", name, "'s ", rsa ? "RSA" : "ECDSA", " certificate; its ", rsa ? "ECDSA" : "RSA", " one stays");
+  return r;
+}
+
 /* The outputs are written without NAME first, then its files go: so
  * whatever step fails, no output names a file that is gone, and a
  * re-run finishes what a failed one left. */
@@ -19,16 +57,22 @@ int cmd_remove(struct qsni *q, int argc, char **argv)
   char name[SNI_NAME_MAX + 1], target[SNI_NAME_MAX + 2], num[FMT_ULONG];
   stralloc shown = {0};
   struct stat st;
-  int r, fd, link = 0, links = 0;
+  int r, fd, link = 0, links = 0, one = 0;
   ssize_t n;
 
   if (argc >= 2 && !strcmp(argv[1], "--link")) { link = 1; ++argv; --argc; }
+  else if (argc >= 2 && (!strcmp(argv[1], "--rsa") || !strcmp(argv[1], "--ecdsa"))) { one = argv[1][2]; ++argv; --argc; }
   if (argc != 2) usage_error("remove", "needs one NAME", 0);
   if (sni_pattern_canon(name, argv[1], strlen(argv[1])) != SNI_OK) {
     printable(&shown, argv[1]);
     die(EXIT_PERM, "fatal: bad name: ", shown.s);
   }
   tree_open(q, TREE_WRITE);
+  if (one) {
+    if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      die(EXIT_PERM, "fatal: ", name, " is a link: remove --", one == 'r' ? "rsa " : "ecdsa ", "the name it links to");
+    return remove_one(q, name, one == 'r');
+  }
   if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
     if (errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/", name);
     /* deployment tools run again what they ran before */
@@ -53,6 +97,8 @@ int cmd_remove(struct qsni *q, int argc, char **argv)
     if ((fd = name_dir(q, name, 0)) != -1) {
       if (unlinkat(fd, "servercert.pem", 0) == -1 && errno != ENOENT)
         diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name, "/servercert.pem");
+      if (unlinkat(fd, SERVERCERT_SECOND, 0) == -1 && errno != ENOENT)
+        diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name, "/" SERVERCERT_SECOND);
       tmp_sweep(fd); /* an install killed mid-write */
       close(fd);
       if (unlinkat(q->certs, name, AT_REMOVEDIR) == -1)

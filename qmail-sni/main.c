@@ -41,7 +41,7 @@ static const char usage_text[] =
   "  deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE CHAINFILE TIMESTAMP\n"
   "  unchanged_cert, exit_hook   (dehydrated's, as deploy_cert)\n"
   "  certbot [--all [LIVE]]      (certbot's --deploy-hook; --post-hook is sync)\n"
-  "  remove [--link] NAME\n"
+  "  remove [--link | --rsa | --ecdsa] NAME\n"
   "  lookup NAME\n"
   "  list [--json]\n"
   "  check [--warn-days N] [--prometheus FILE]\n"

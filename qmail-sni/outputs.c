@@ -44,13 +44,33 @@ const char *safe_path(const char *path)
   return path;
 }
 
-static void block(stralloc *out, const char *name, const char *path, const char *syntax)
+/* What the servers are given for c, as the core serves it: its first
+ * usable file (a pair's second when servercert.pem is not), and a
+ * pair's second where both are usable; 0 where there is none. */
+const char *served_path(const struct cert *c)
+{
+  return usable(c) ? c->path.s : c->second && usable(c->second) ? c->second->path.s : 0;
+}
+
+const char *second_path(const struct cert *c)
+{
+  return usable(c) && c->second && usable(c->second) ? c->second->path.s : 0;
+}
+
+/* a local_name block: the certificate, and a pair's other as the
+ * alternative Dovecot serves the clients that take it */
+static void block(stralloc *out, const char *name, const struct cert *c, const char *syntax)
 {
   const int v24 = !strcmp(syntax, "2.4");
-  safe_path(path);
+  const char *path = safe_path(served_path(c)), *alt = second_path(c);
   cats(out, "local_name "); cats(out, name); cats(out, " {\n");
   cats(out, v24 ? "  ssl_server_cert_file = " : "  ssl_cert = <"); cats(out, path); cats(out, "\n");
   cats(out, v24 ? "  ssl_server_key_file = " : "  ssl_key = <"); cats(out, path); cats(out, "\n");
+  if (alt) {
+    safe_path(alt);
+    cats(out, v24 ? "  ssl_server_alt_cert_file = " : "  ssl_alt_cert = <"); cats(out, alt); cats(out, "\n");
+    cats(out, v24 ? "  ssl_server_alt_key_file = " : "  ssl_alt_key = <"); cats(out, alt); cats(out, "\n");
+  }
   cats(out, "}\n");
 }
 
@@ -78,7 +98,7 @@ static int tenant_serves(struct tree *t, const char *name)
   if (tree_find(t, name)) return 1;
   if (name[0] == '*' || !parent || strlen(parent) + 1 > SNI_NAME_MAX) return 0;
   wild[0] = '*'; strcpy(wild + 1, parent);
-  return (w = tree_find(t, wild)) && usable(w);
+  return (w = tree_find(t, wild)) && served_path(w);
 }
 
 /* calls fn for every name served: usable tenants and the default's own
@@ -90,7 +110,7 @@ void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *,
   int pass;
   for (pass = 0; pass < 2; ++pass, wild = !wild) {
     for (i = 0; i < t->len; ++i)
-      if (!t->c[i].is_default && usable(&t->c[i]) && (t->c[i].name[0] == '*') == wild)
+      if (!t->c[i].is_default && served_path(&t->c[i]) && (t->c[i].name[0] == '*') == wild)
         fn(&t->c[i], t->c[i].name, arg);
     for (i = 0; d && i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
       const char *s = d->sans.s + i;
@@ -106,7 +126,9 @@ struct sums { EVP_MD_CTX *ctx; };
 static void sum_one(struct cert *c, const char *name, void *arg)
 {
   struct sums *s = arg;
-  if (!EVP_DigestUpdate(s->ctx, c->digest, sizeof c->digest)
+  const struct cert *first = usable(c) ? c : c->second;
+  if (!EVP_DigestUpdate(s->ctx, first->digest, sizeof first->digest)
+      || (second_path(c) && !EVP_DigestUpdate(s->ctx, c->second->digest, sizeof c->second->digest))
       || !EVP_DigestUpdate(s->ctx, name, strlen(name) + 1)) die_nomem();
 }
 
@@ -136,7 +158,7 @@ struct render { stralloc *out; const char *syntax; };
 static void dovecot_one(struct cert *c, const char *name, void *arg)
 {
   struct render *r = arg;
-  block(r->out, name, c->path.s, r->syntax);
+  block(r->out, name, c, r->syntax);
 }
 
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
@@ -148,19 +170,26 @@ void dovecot_render(struct tree *t, const char *syntax, stralloc *out)
   each_name(t, wild_first(syntax), dovecot_one, &r);
 }
 
-static void postfix_one(struct cert *c, const char *name, void *arg)
+/* postmap -F splits a value on commas, skips the entry and exits 0 */
+static const char *map_path(const char *path)
 {
-  stralloc *out = arg;
-  /* postmap -F splits a value on commas, skips the entry and exits 0 */
-  if (strchr(safe_path(c->path.s), ',')) {
+  if (strchr(safe_path(path), ',')) {
     stralloc p = {0};
-    printable(&p, c->path.s);
+    printable(&p, path);
     buffer_flush(buffer_1);
     die(EXIT_PERM, "fatal: a comma in a path that Postfix's map would split: ", p.s);
   }
+  return path;
+}
+
+/* a pair's two files in one entry, as in smtpd_tls_chain_files */
+static void postfix_one(struct cert *c, const char *name, void *arg)
+{
+  stralloc *out = arg;
   cats(out, name[0] == '*' ? name + 1 : name); /* *.example.com: .example.com */
   cats(out, " ");
-  cats(out, c->path.s);
+  cats(out, map_path(served_path(c)));
+  if (second_path(c)) { cats(out, ", "); cats(out, map_path(second_path(c))); }
   cats(out, "\n");
 }
 
@@ -269,7 +298,7 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
       || !stralloc_0(&p->path)) die_nomem();
   if (!stralloc_copys(&p->text, HEADER)) die_nomem();
   cat_sum(&p->text, 0, c, name, "# ");
-  block(&p->text, name, c->path.s, p->syntax);
+  block(&p->text, name, c, p->syntax);
   if (p->dry) p->changed |= !file_same(p->fd, p->path.s + dl, p->text.s, p->text.len);
   else p->changed |= write_if_changed_at(p->fd, p->path.s + dl, p->path.s, &p->text, 0644);
 }
@@ -278,7 +307,7 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
 static int served(struct tree *t, const char *name)
 {
   struct cert *c = tree_find(t, name), *d = the_default(t);
-  if (c) return usable(c);
+  if (c) return served_path(c) != 0;
   return d && cert_covers(d, name) == 2 && !tenant_serves(t, name);
 }
 

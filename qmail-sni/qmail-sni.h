@@ -71,6 +71,7 @@ struct qsni {
   const char *servercerts; /* control/servercerts */
   const char *defaultpem;  /* control/servercert.pem */
   const char *skip;        /* a name being removed: left out of the tree */
+  const char *skip_second; /* a name whose pair's second is being removed */
   struct config cf;
   int ctl, certs;          /* control/ and servercerts/ (-1: missing), from tree_open */
   int lock;                /* held while the tree changes, else -1 */
@@ -128,6 +129,9 @@ struct cert {
   long not_after;                 /* the leaf's, in Unix time */
   int chain;                      /* TREE_STRICT: CHAIN_ verdict */
   stralloc chain_detail;          /* and what it is about */
+  int kind;                       /* x509_kind of the leaf, once read */
+  struct cert *second;            /* a pair's servercert-ecdsa.pem, or 0;
+                                     a link's is its primary's */
 };
 
 struct tree {
@@ -169,6 +173,9 @@ long x509_days_left(X509 *x, long *not_after);
 int x509_not_yet_valid(X509 *x, char when[32]);
 void expiry_date(X509 *x, char when[32]);
 void pem_sans(const stralloc *pem, stralloc *sans);
+int x509_kind(X509 *x);
+int x509_key_nid(X509 *x);
+int pem_kind(const stralloc *pem);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 void x509_issuer(X509 *x, stralloc *out);
@@ -223,6 +230,8 @@ int postfix_write(struct tree *t, const char *file, const char *type);
 #define OUTPUT_HEADER "qmail-sni: generated from the qmail certificate tree; do not edit"
 const char *safe_path(const char *path);
 int usable(const struct cert *c);
+const char *served_path(const struct cert *c);
+const char *second_path(const struct cert *c);
 void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg);
 void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name, const char *comment);
 

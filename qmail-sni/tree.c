@@ -33,7 +33,7 @@ static void digest(struct cert *c, STACK_OF(X509) *chain)
  * A tenant's file must be a regular file in its directory, no link: the
  * helper writes it so, and the server's user, who may own it, cannot
  * put a link there, since the directory is root's. */
-static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int strict)
+static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int strict, const char *file)
 {
   STACK_OF(X509) *chain;
   EVP_PKEY *key;
@@ -41,10 +41,10 @@ static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int stric
   stralloc rel = {0};
   int r;
 
-  if (c->is_default) r = fstatat(q->ctl, "servercert.pem", &st, 0);
+  if (c->is_default) r = fstatat(q->ctl, file, &st, 0);
   else {
-    if (!stralloc_copys(&rel, c->primary[0] ? c->primary : c->name) || !stralloc_cats(&rel, "/servercert.pem")
-        || !stralloc_0(&rel)) die_nomem();
+    if (!stralloc_copys(&rel, c->primary[0] ? c->primary : c->name) || !stralloc_cats(&rel, "/")
+        || !stralloc_cats(&rel, file) || !stralloc_0(&rel)) die_nomem();
     r = q->certs == -1 ? -1 : fstatat(q->certs, rel.s, &st, AT_SYMLINK_NOFOLLOW);
     stralloc_free(&rel);
   }
@@ -71,6 +71,36 @@ static void cert_read(struct cert *c, struct qsni *q, struct cache *k, int stric
   sk_X509_pop_free(chain, X509_free);
   x509_sans(c->leaf, &c->sans);
   x509_days_left(c->leaf, &c->not_after);
+}
+
+/* the second file of c's pair, read as c was, if it is there in any form */
+static void second_read(struct cert *c, struct qsni *q, struct cache *k, int strict)
+{
+  struct cert *s;
+  struct stat st;
+  stralloc rel = {0};
+  int r;
+  if (c->is_default) r = fstatat(q->ctl, SERVERCERT_SECOND, &st, AT_SYMLINK_NOFOLLOW);
+  else {
+    if (!stralloc_copys(&rel, c->name) || !stralloc_cats(&rel, "/" SERVERCERT_SECOND) || !stralloc_0(&rel)) die_nomem();
+    r = fstatat(q->certs, rel.s, &st, AT_SYMLINK_NOFOLLOW);
+    stralloc_free(&rel);
+  }
+  if ((r == -1 && errno == ENOENT) || (q->skip_second && !c->is_default && !strcmp(c->name, q->skip_second))) return;
+  if (!(s = calloc(1, sizeof *s))) die_nomem();
+  strcpy(s->name, c->name);
+  strcpy(s->primary, c->primary);
+  s->is_default = c->is_default;
+  if (!stralloc_copyb(&s->path, c->path.s, c->path.len - sizeof "servercert.pem")
+      || !stralloc_cats(&s->path, SERVERCERT_SECOND) || !stralloc_0(&s->path)) die_nomem();
+  cert_read(s, q, k, strict, SERVERCERT_SECOND);
+  c->second = s;
+}
+
+static void cert_kind(struct cert *c)
+{
+  if (c->leaf) c->kind = x509_kind(c->leaf);
+  if (c->second && c->second->leaf) c->second->kind = x509_kind(c->second->leaf);
 }
 
 static struct cert *add(struct tree *t)
@@ -131,7 +161,11 @@ static void entry(struct tree *t, struct qsni *q, struct cache *k, const char *d
   if (!stralloc_cats(&dir, "/servercert.pem")) die_nomem();
   c->path = dir;
   if (!stralloc_0(&c->path)) die_nomem();
-  if (!c->is_link) cert_read(c, q, k, strict);
+  if (!c->is_link) {
+    cert_read(c, q, k, strict, "servercert.pem");
+    second_read(c, q, k, strict);
+    cert_kind(c);
+  }
 }
 
 /* a link reads as its primary: one read of the file however many names
@@ -152,6 +186,8 @@ static void links_read(struct tree *t)
     c->sans = p->sans;
     c->shares = 1;
     c->owner = p;
+    c->second = p->second;
+    c->kind = p->kind;
   }
 }
 
@@ -180,8 +216,11 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
     struct stat st;
     c->is_default = 1;
     if (!stralloc_copys(&c->path, q->defaultpem) || !stralloc_0(&c->path)) die_nomem();
-    if (fstatat(q->ctl, "servercert.pem", &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-      cert_read(c, q, k, flags & TREE_STRICT);
+    if (fstatat(q->ctl, "servercert.pem", &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+      cert_read(c, q, k, flags & TREE_STRICT, "servercert.pem");
+      second_read(c, q, k, flags & TREE_STRICT);
+      cert_kind(c);
+    }
     else c->why = "missing";
   }
   qsort(t->c, t->len, sizeof *t->c, order);
@@ -190,10 +229,21 @@ void tree_load(struct tree *t, struct qsni *q, int flags)
   else if (k) cache_free(k);
 }
 
+static void cert_free(struct cert *c)
+{
+  X509_free(c->leaf);
+  stralloc_free(&c->path);
+  stralloc_free(&c->chain_detail);
+  stralloc_free(&c->sans);
+  sanset_free(&c->set);
+  free(c);
+}
+
 void tree_free(struct tree *t)
 {
   size_t i;
   for (i = 0; i < t->len; ++i) {
+    if (t->c[i].second && !t->c[i].shares) cert_free(t->c[i].second);
     X509_free(t->c[i].leaf);
     stralloc_free(&t->c[i].path);
     stralloc_free(&t->c[i].chain_detail);

@@ -204,6 +204,35 @@ void x509_cn(X509 *x, stralloc *out)
   printable(out, buf);
 }
 
+/* 'r' for an RSA key (the slot servercert.pem takes in a pair), 'e'
+ * for any other (servercert-ecdsa.pem's) */
+int x509_kind(X509 *x)
+{
+  int id = x509_key_nid(x);
+  return id == NID_rsaEncryption || id == NID_rsassaPss ? 'r' : 'e';
+}
+
+/* the key's algorithm as a NID, from its OID: a lazily read leaf's
+ * public key is not decoded */
+int x509_key_nid(X509 *x)
+{
+  ASN1_OBJECT *alg = 0;
+  X509_PUBKEY_get0_param(&alg, 0, 0, 0, X509_get_X509_PUBKEY(x));
+  return alg ? OBJ_obj2nid(alg) : NID_undef;
+}
+
+/* x509_kind of the first certificate in PEM text, or 0 if none */
+int pem_kind(const stralloc *pem)
+{
+  BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
+  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  int k = leaf ? x509_kind(leaf) : 0;
+  X509_free(leaf);
+  BIO_free(bio);
+  ERR_clear_error();
+  return k;
+}
+
 /* the SANs of the first certificate in PEM text (none if there is none) */
 void pem_sans(const stralloc *pem, stralloc *sans)
 {
