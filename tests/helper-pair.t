@@ -86,4 +86,25 @@ is "$rc" 100 "remove --rsa of a link: refused"
 sni -q install other.test "$T/ro.key" "$(full ro)"
 sni -q remove other.test
 [ ! -e "$S/other.test" ]; ok $? "remove takes both files of a pair and the directory"
+# dehydrated's two aliases with KEY_ALGO each: deploy_cert with the
+# same DOMAIN twice; certbot's two lineages: the same RENEWED_DOMAINS
+make_cert "$T/dr" hook.test rsa 30 hook.test
+make_cert "$T/de" hook.test ec 30 hook.test
+(umask 077; sni deploy_cert hook.test "$T/dr.key" "$T/dr.crt" "$(full dr)" "$T/dr.chain" 1 >/dev/null
+ sni deploy_cert hook.test "$T/de.key" "$T/de.crt" "$(full de)" "$T/de.chain" 2 >/dev/null; sni exit_hook >/dev/null)
+is "$(fp_file "$S/hook.test/servercert.pem"):$(fp_file "$S/hook.test/servercert-ecdsa.pem")" "$(fp_file "$T/dr.crt"):$(fp_file "$T/de.crt")" \
+  "dehydrated: both aliases' deploy_cert for one DOMAIN land, each in its slot"
+make_cert "$T/cr" lineage.test rsa 30 lineage.test www.lineage.test
+make_cert "$T/ce" lineage.test ec 30 lineage.test www.lineage.test
+for l in cr ce; do
+  mkdir -p "$T/live/lineage.test-$l"; cp "$T/$l.key" "$T/live/lineage.test-$l/privkey.pem"; full $l >/dev/null
+  cp "$T/$l.full" "$T/live/lineage.test-$l/fullchain.pem"
+  (umask 077; RENEWED_LINEAGE=$T/live/lineage.test-$l RENEWED_DOMAINS="lineage.test www.lineage.test" sni certbot >/dev/null)
+done
+is "$(fp_file "$S/lineage.test/servercert.pem"):$(fp_file "$S/lineage.test/servercert-ecdsa.pem")" "$(fp_file "$T/cr.crt"):$(fp_file "$T/ce.crt")" \
+  "certbot: both lineages (--cert-name, --key-type) land"
+rm -rf "$S/lineage.test"
+sni -q certbot --all "$T/live"
+is "$(fp_file "$S/lineage.test/servercert.pem"):$(fp_file "$S/lineage.test/servercert-ecdsa.pem")" "$(fp_file "$T/cr.crt"):$(fp_file "$T/ce.crt")" \
+  "certbot --all: both lineages, adopted"
 done_testing
