@@ -216,9 +216,9 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
 {
   char name[SNI_NAME_MAX + 1], when[32], num[FMT_ULONG];
   stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0}, detail = {0};
-  stralloc moved = {0}, dold = {0}, dmoved = {0}, where = {0}, other = {0}, otherpem = {0}, othersans = {0};
+  stralloc moved = {0}, where = {0}, other = {0}, otherpem = {0}, othersans = {0};
   X509 *leaf;
-  const char *why, *slot, *dslot;
+  const char *why, *rwhy, *slot;
   struct stat st;
   uid_t uid;
   gid_t gid;
@@ -272,7 +272,6 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     return INSTALL_UNCHANGED;
   }
   pem_sans(&old, &oldsans);
-  dslot = slot_for(q->ctl, kind, &dold, &dmoved);
   if (as_default == INSTALL_DEFAULT)
     why = *q->cf.default_name ? "setting default" : fstatat(q->ctl, "servercert.pem", &st, 0) == 0 ? "--default"
         : "the first certificate there is; set default to choose";
@@ -281,7 +280,11 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
     why = "it covers control/me, the host's name";
   }
   else if (as_default == INSTALL_DEFAULT_FOLLOWS) {
-    as_default = default_follows(q, dslot, &old, &sans);
+    as_default = default_follows(q, slot, &old, &sans);
+    /* a second certificate for the name the default came from */
+    if (!as_default && !old.len && strcmp(slot, "servercert.pem")
+        && read_at(namefd, "servercert.pem", 0, &otherpem, SERVERCERT_MAX, &rwhy) == 1)
+      as_default = default_follows(q, "servercert.pem", &otherpem, &sans);
     why = "renewed, as the default came from it";
   }
   if (!stralloc_copys(&where, q->servercerts) || !stralloc_cats(&where, "/") || !stralloc_cats(&where, name)
@@ -292,7 +295,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   /* the other of a pair keeps the names only it covers */
   if (!stralloc_copy(&other, &sans)) die_nomem();
   if (read_at(namefd = name_dir(q, name, 0), strcmp(slot, "servercert.pem") ? "servercert.pem" : SERVERCERT_SECOND,
-              0, &otherpem, SERVERCERT_MAX, &why) == 1) {
+              0, &otherpem, SERVERCERT_MAX, &rwhy) == 1) {
     pem_sans(&otherpem, &othersans);
     if (!stralloc_catb(&other, othersans.s, othersans.len)) die_nomem();
   }
@@ -300,9 +303,11 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   close(namefd);
   link_sans(q, name, sans.s, sans.len);
   links_dropped(q, name, &oldsans, &other);
-
-  tmp_sweep(q->ctl);
-  if (as_default) slot_write(q, q->ctl, q->control, dslot, &dmoved, &pem, uid, gid);
+  /* the default is the name's, whole: both of a pair, or one */
+  if (as_default) {
+    if (!strcmp(slot, "servercert.pem")) default_write(q, &pem, moved.len ? &moved : &otherpem, uid, gid);
+    else default_write(q, &otherpem, &pem, uid, gid);
+  }
   for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
   num[fmt_ulong(num, (unsigned long)n)] = 0;
   expiry_date(leaf, when);
@@ -311,10 +316,10 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   say(old.len ? "renewed " : "installed ", name, !pair ? "" : kind == 'r' ? " RSA" : " ECDSA",
       " (", num, n == 1 ? " name" : " names", ", expires ", when, !pair ? ")" : kind == 'r'
       ? "; beside its ECDSA certificate)" : "; beside its RSA certificate)");
-  if (as_default) say("default: ", q->control, "/", dslot, " is ", name, "'s certificate (", why, ")");
+  if (as_default) say("default: ", q->defaultpem, " is ", name, pair ? "'s certificates (" : "'s certificate (", why, ")");
   X509_free(leaf);
   stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&detail);
-  stralloc_free(&moved); stralloc_free(&dold); stralloc_free(&dmoved); stralloc_free(&where);
+  stralloc_free(&moved); stralloc_free(&where);
   stralloc_free(&other); stralloc_free(&otherpem); stralloc_free(&othersans);
   return INSTALL_DONE;
 }

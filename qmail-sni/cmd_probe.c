@@ -1,6 +1,8 @@
 /* qmail-sni probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]:
  * connect once per name (default: every name in the tree, and no SNI),
- * and compare the certificate served with the file qmail's rule picks. */
+ * and compare the certificate served with the file qmail's rule picks;
+ * a name with a pair twice, as a client that takes ECDSA and as one
+ * limited to RSA. */
 #include <netdb.h>
 #include <string.h>
 #include <scan.h>
@@ -18,6 +20,8 @@
 #include "starttls.h"
 
 #define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
+/* a client limited to RSA: the signature algorithms it offers */
+#define RSA_SIGALGS "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512"
 
 static const char *host, *port, *proto;
 static int unreachable; /* this connection failed: nothing to compare */
@@ -84,23 +88,51 @@ static X509 *served(SSL_CTX *ctx, const char *sni, const char **why)
   return x;
 }
 
-/* the leaf qmail-smtpd would serve for name (0: none), and its file */
-static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX])
+/* file's leaf if the server would serve it, else 0 */
+static X509 *servable(const char *file, int check_dates)
 {
   EVP_PKEY *key;
   X509 *leaf;
   STACK_OF(X509) *chain;
   const char *why;
-  int found = servercerts_lookup(path, q->control, name);
+  if (!servercert_read(file, &key, &leaf, &chain, &why)) return 0;
+  why = servercert_problem(key, leaf, check_dates);
+  EVP_PKEY_free(key);
+  sk_X509_pop_free(chain, X509_free);
+  if (!why) return leaf;
+  X509_free(leaf);
+  return 0;
+}
+
+/* The leaf qmail-smtpd would serve for name (0: none), and its file,
+ * to a client that takes ECDSA (a pair's second, where usable) or, with
+ * rsa_only, to one limited to RSA; *pair says whether there is a pair. */
+static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX], int rsa_only, int *pair)
+{
+  char second[SNI_PATH_MAX];
+  X509 *leaf, *alt = 0;
+  int found = servercerts_lookup(path, q->control, name), dates;
+  size_t n;
+  *pair = 0;
   if (!found) return 0;
-  if (servercert_read(path, &key, &leaf, &chain, &why)) {
-    why = found == SNI_DEFAULT ? servercert_problem(key, leaf, 0) : servercert_problem(key, leaf, 1);
-    EVP_PKEY_free(key);
-    sk_X509_pop_free(chain, X509_free);
-    if (!why) return leaf;
-    X509_free(leaf);
+  dates = found != SNI_DEFAULT;
+  n = strlen(path) - (sizeof "servercert.pem" - 1);
+  if (n + sizeof SERVERCERT_SECOND <= SNI_PATH_MAX) {
+    memcpy(second, path, n);
+    memcpy(second + n, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
+    alt = servable(second, dates);
   }
-  return found == SNI_DEFAULT ? 0 : expected(q, 0, path);
+  leaf = servable(path, dates);
+  if (leaf && alt) {
+    *pair = 1;
+    if (rsa_only) { X509_free(alt); return leaf; }
+    X509_free(leaf);
+    strcpy(path, second);
+    return alt;
+  }
+  if (alt) { strcpy(path, second); return alt; } /* what the core serves when servercert.pem is broken */
+  if (leaf) return leaf;
+  return found == SNI_DEFAULT ? 0 : expected(q, 0, path, rsa_only, pair);
 }
 
 /* a certificate in short: CN, and the first 8 bytes of its SHA-256,
@@ -138,7 +170,9 @@ static const char *shown_path(struct qsni *q, char *path)
 
 static unsigned long n_ok, n_bad, n_down;
 
-static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
+/* one handshake for pattern, as a client that takes ECDSA or, with
+ * rsa_only, as one limited to RSA; *pair: the name has a pair */
+static int probe_as(struct qsni *q, SSL_CTX *ctx, const char *pattern, int rsa_only, int *pair)
 {
   char name[SNI_NAME_MAX + 1], path[SNI_PATH_MAX], a[97], b[97];
   X509 *got, *want;
@@ -153,9 +187,10 @@ static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
   else if (pattern) strcpy(name, pattern);
   unreachable = 0;
   got = served(ctx, pattern ? name : 0, &why);
-  want = expected(q, pattern ? name : 0, path);
+  want = expected(q, pattern ? name : 0, path, rsa_only, pair);
   ok = got && want && x509_fingerprint(got, a) && x509_fingerprint(want, b) && !strcmp(a, b);
   buffer_puts(buffer_1, pattern ? name : "(no sni)");
+  if (rsa_only) buffer_puts(buffer_1, " (an RSA-only client)");
   if (!got && unreachable) {
     /* nothing to compare: not a mismatch */
     buffer_puts(buffer_1, ": UNREACHABLE: ");
@@ -183,10 +218,18 @@ static int probe_one(struct qsni *q, SSL_CTX *ctx, const char *pattern)
   return ok;
 }
 
+/* a name with a pair is asked twice: each client kind gets its own */
+static int probe_one(struct qsni *q, SSL_CTX *ctx, SSL_CTX *rsa, const char *pattern)
+{
+  int pair, ok = probe_as(q, ctx, pattern, 0, &pair);
+  if (pair) ok &= probe_as(q, rsa, pattern, 1, &pair);
+  return ok;
+}
+
 int cmd_probe(struct qsni *q, int argc, char **argv)
 {
   static stralloc hp;
-  SSL_CTX *ctx;
+  SSL_CTX *ctx, *rsa;
   size_t colon, i;
   int a = 1, bad = 0;
 
@@ -213,7 +256,8 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
       usage_error("probe", "--starttls is smtp, imap or pop3", proto);
   }
   ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) die_nomem();
+  rsa = SSL_CTX_new(TLS_client_method());
+  if (!ctx || !rsa || !SSL_CTX_set1_sigalgs_list(rsa, RSA_SIGALGS)) die_nomem();
   if (a < argc)
     for (; a < argc; ++a) {
       char name[SNI_NAME_MAX + 1];
@@ -222,16 +266,17 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
         printable(&shown, argv[a]);
         die(EXIT_PERM, "fatal: bad name: ", shown.s);
       }
-      bad += !probe_one(q, ctx, name);
+      bad += !probe_one(q, ctx, rsa, name);
     }
   else {
     struct tree t;
     tree_load(&t, q, 0);
-    for (i = 0; i < t.len; ++i) bad += !probe_one(q, ctx, t.c[i].name);
-    bad += !probe_one(q, ctx, 0);
+    for (i = 0; i < t.len; ++i) bad += !probe_one(q, ctx, rsa, t.c[i].name);
+    bad += !probe_one(q, ctx, rsa, 0);
     tree_free(&t);
   }
   SSL_CTX_free(ctx);
+  SSL_CTX_free(rsa);
   {
     char o[FMT_ULONG], m[FMT_ULONG], u[FMT_ULONG];
     o[fmt_ulong(o, n_ok)] = 0; m[fmt_ulong(m, n_bad)] = 0; u[fmt_ulong(u, n_down)] = 0;

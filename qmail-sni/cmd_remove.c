@@ -17,9 +17,9 @@
  * written again; no output ever names a file that is gone. */
 static int remove_one(struct qsni *q, const char *name, int rsa)
 {
-  stralloc text = {0};
+  stralloc text = {0}, first = {0}, none = {0};
   const char *why;
-  int fd, kind, r;
+  int fd, kind, r, follows;
   if ((fd = name_dir(q, name, 0)) == -1) {
     say("no certificate for ", name, ": nothing to remove");
     return 0;
@@ -34,7 +34,9 @@ static int remove_one(struct qsni *q, const char *name, int rsa)
     say(name, " has no ", rsa ? "RSA" : "ECDSA", " certificate: nothing to remove");
     return 0;
   }
-  stralloc_free(&text);
+  if (read_at(fd, "servercert.pem", 0, &first, SERVERCERT_MAX, &why) != 1) first.len = 0;
+  /* the default that is this name's pair stays the name's */
+  follows = first.len && default_holds(q, &first, &text);
   q->skip_second = name;
   r = sync_outputs(q, 0);
   if (!rsa && unlinkat(fd, SERVERCERT_SECOND, 0) == -1)
@@ -43,6 +45,14 @@ static int remove_one(struct qsni *q, const char *name, int rsa)
     diesys(EXIT_TEMP, "fatal: unable to rename ", q->servercerts, "/", name, "/" SERVERCERT_SECOND, " to servercert.pem");
   if (fsync(fd) == -1) diesys(EXIT_TEMP, "fatal: unable to fsync ", q->servercerts, "/", name);
   close(fd);
+  if (follows) {
+    uid_t uid;
+    gid_t gid;
+    config_ids(&q->cf, &uid, &gid);
+    default_write(q, rsa ? &text : &first, &none, uid, gid);
+    say("default: ", q->defaultpem, " is ", name, "'s remaining certificate");
+  }
+  stralloc_free(&text); stralloc_free(&first);
   q->skip_second = 0;
   if (rsa) r |= sync_outputs(q, 0); /* servercert.pem is the ECDSA one now */
   say("removed ", name, "'s ", rsa ? "RSA" : "ECDSA", " certificate; its ", rsa ? "ECDSA" : "RSA", " one stays");

@@ -330,5 +330,7 @@ int install_default(struct qsni *q, const char *name, int first);
 int default_for_me(struct qsni *q, const stralloc *sans);
 void default_apply(struct qsni *q);
 void default_check(struct qsni *q, problemfn problem);
+int default_holds(struct qsni *q, const stralloc *pem, const stralloc *second);
+void default_write(struct qsni *q, const stralloc *pem, const stralloc *second, uid_t uid, gid_t gid);
 
 #endif

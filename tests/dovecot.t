@@ -71,7 +71,7 @@ doveadm -c "$D/dovecot.conf" reload; settle "$PIS" tls x.gamma.test "$(fp_file "
 
 # a new tenant and a renewal: sync rewrites sni.conf and reloads Dovecot
 sni install mail.beta.test "$T/b.key" "$T/b.crt"
-make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test imap.alpha.test alpha.test
+make_cert "$T/a2" mail.alpha.test rsa 30 mail.alpha.test imap.alpha.test alpha.test
 sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
 settle "$PIS" tls imap.alpha.test "$(fp_file "$T/a2.crt")"
 for n in mail.beta.test imap.alpha.test; do

@@ -20,7 +20,7 @@ out=$(sni check 2>&1); rc=$?
 is "$rc:$out" "0:clean: 2 certificates for 3 names and the default, no problem" "a clean tree: exit 0, said in one line"
 list=$(sni list)
 is "$(printf '%s\n' "$list" | awk '{ print $1 }' | tr '\n' ' ')" "NAME alpha.test mail.alpha.test mail.host.test (default) " "list: one row per name, and the default"
-like "$list" '^alpha\.test +mail\.alpha\.test +20[0-9]{2}-[0-9]{2}-[0-9]{2}  (29|30) +/CN=qmail-sni test intermediate  mail\.alpha\.test,alpha\.test$' "list: the link's certificate, notAfter, days left, issuer, SANs"
+like "$list" '^alpha\.test +mail\.alpha\.test +20[0-9]{2}-[0-9]{2}-[0-9]{2}  (29|30) +(RSA|ECDSA) +/CN=qmail-sni test intermediate  mail\.alpha\.test,alpha\.test$' "list: the link's certificate, notAfter, days left, key type, issuer, SANs"
 is "$(printf '%s\n' "$list" | awk 'NR == 1 { p = index($0, "EXPIRES") }
   NR > 1 { print match($0, /20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]/) == p }' | sort -u)" 1 "in columns: each date under EXPIRES"
 json=$(sni list --json)

@@ -8,7 +8,7 @@ Q=$T/q C=$T/q/control S=$T/q/control/servercerts
 mkdir -p "$Q/control" # qmail-sni needs a qmail tree
 sni() { "$QMAIL_SNI" -d "$Q" -s owner= -s group= "$@"; }
 make_cert "$T/a" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test '*.alpha.test'
-make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test alpha.test
+make_cert "$T/a2" mail.alpha.test rsa 30 mail.alpha.test alpha.test
 make_cert "$T/b" mail.beta.test ec 30 mail.beta.test
 make_cert "$T/old" old.test ec -1 old.test
 cat "$T/a.crt" "$T/a.chain" > "$T/a.full"

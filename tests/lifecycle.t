@@ -107,8 +107,11 @@ out=$(hook remove b.example 2>&1); ok $? "removing a tenant with a killed instal
 out=$(grep -c 'b\.example' "$O/sni.conf"); is "$out" 0 "no output names it"
 step "after a removal" b.example=a2 a.example=a2
 
-deploy a.example a3; ok $? "renewal with a new key (RSA for EC)"
-step "renewal with a new key" a.example=a3 www.a.example=a3 -=a3 c.example=c1
+deploy a.example a3; ok $? "an RSA certificate for a name with an ECDSA one: a pair"
+SCLIENT_OPTS="-sigalgs RSA-PSS+SHA256:RSA+SHA256" step "the pair, to RSA-only clients" a.example=a3 www.a.example=a3 -=a3
+step "the pair, to clients that take ECDSA" a.example=a2 www.a.example=a2 -=a2
+out=$(hook remove --ecdsa a.example 2>&1); ok $? "switching to RSA: remove --ecdsa ($out)"
+step "RSA alone" a.example=a3 www.a.example=a3 -=a3 c.example=c1
 out=$(hook check 2>&1); ok $? "at the end of the year, check is clean: $out"
 log=$(cat "$Q/log")
 is "$(printf '%s\n' "$log" | grep -c 'Permission denied')" 0 "the server never met a file it could not read"

@@ -34,7 +34,7 @@ is "$(printf '%s\n' "$out" | grep -c ': ok: ')" 6 "5 names and no SNI"
 is "$(served "$PS" smtp y.x.gamma.test)" "$(fp_file "$T/w.crt")" "Postfix's .gamma.test also covers deeper names, as documented"
 
 sni install mail.beta.test "$T/b.key" "$T/b.crt"
-make_cert "$T/a2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+make_cert "$T/a2" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
 sni install mail.alpha.test "$T/a2.key" "$T/a2.crt"
 # postfix reload returns before the new smtpd processes take over
 settle "$PS" smtp smtp.alpha.test "$(fp_file "$T/a2.crt")"
