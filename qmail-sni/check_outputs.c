@@ -78,7 +78,7 @@ void check_outputs(struct qsni *q, struct tree *t, problemfn problem, notefn not
 {
   struct config *cf = &q->cf;
   text_outputs(q, t, problem);
-  if (*cf->tlswrapper_dir && tlswrapper_write(t, cf->tlswrapper_dir, q->control, 1))
+  if (*cf->tlswrapper_dir && tlswrapper_write(t, cf->tlswrapper_dir, cf->tlswrapper_ecdsa_dir, q->control, 1))
     problem(cf->tlswrapper_dir, STALE, 0, 0);
   if (*cf->s6_dir) {
     if (s6_write(t, cf->s6_dir, q->defaultpem, 1)) problem(cf->s6_dir, STALE, 0, 0);

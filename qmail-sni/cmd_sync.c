@@ -159,7 +159,7 @@ static int write_outputs(struct qsni *q, int dry)
     changed |= did(c, dry, "postfix", cf->postfix_map, PENDING_POSTFIX);
   }
   if (*cf->tlswrapper_dir)
-    changed |= did(tlswrapper_write(&t, cf->tlswrapper_dir, q->control, dry), dry, "tlswrapper", cf->tlswrapper_dir, PENDING_TLSWRAPPER);
+    changed |= did(tlswrapper_write(&t, cf->tlswrapper_dir, cf->tlswrapper_ecdsa_dir, q->control, dry), dry, "tlswrapper", cf->tlswrapper_dir, PENDING_TLSWRAPPER);
   if (*cf->stunnel_conf) {
     stunnel_render(&t, cf->stunnel_services, &text);
     changed |= did(text_output(cf->stunnel_conf, &text, dry), dry, "stunnel", cf->stunnel_conf, PENDING_STUNNEL);

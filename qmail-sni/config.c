@@ -34,6 +34,7 @@ void config_defaults(struct config *cf)
   cf->dovecot_reload = "doveadm reload";
   cf->postfix_reload = "postfix reload";
   cf->tlswrapper_dir = "";
+  cf->tlswrapper_ecdsa_dir = "";
   cf->stunnel_conf = "";
   cf->stunnel_services = "";
   cf->s6_dir = "";
@@ -164,6 +165,7 @@ const char *config_setting(struct config *cf, const char *setting, const char **
     cf->postfix_type = v;
   }
   else if (!strcmp(key, "tlswrapper_dir")) cf->tlswrapper_dir = v;
+  else if (!strcmp(key, "tlswrapper_ecdsa_dir")) cf->tlswrapper_ecdsa_dir = v;
   else if (!strcmp(key, "stunnel_conf")) cf->stunnel_conf = v;
   else if (!strcmp(key, "stunnel_services")) {
     const char *why = stunnel_services_bad(v);

@@ -2,7 +2,8 @@
  * front of qmail-smtpd and qmail-pop3d, from the one tree model, for
  * usable tenants only (the default is each program's fallback):
  *   tlswrapper -d DIR: DIR/NAME, a link to its file, per exact name;
- *     tlswrapper opens DIR/<name as sent> and knows no wildcards.
+ *     tlswrapper opens DIR/<name as sent> and knows no wildcards; with
+ *     an ECDSA directory, a pair's second there, for -d ECDSA_DIR -d DIR.
  *   stunnel: a secondary section per service and name; stunnel takes
  *     the first section that matches and its * matches any depth, so
  *     exact names come first, then wildcards, the longest first.
@@ -35,7 +36,14 @@ static void join(stralloc *out, const char *dir, const char *a, const char *b)
 
 /* --- tlswrapper ---------------------------------------------------- */
 
-struct links { const char *dir, *control; int fd, dry, changed; stralloc path; char target[4096]; };
+struct links { const char *dir, *control; int fd, dry, changed, second; stralloc path; char target[4096]; };
+
+/* what a link in l's directory points at for c: the file served, or
+ * in the ECDSA directory a pair's second; 0 for none */
+static const char *link_file(const struct links *l, const struct cert *c)
+{
+  return l->second ? second_path(c) : served_path(c);
+}
 
 /* our link: one to a file under control/ */
 static int our_link(struct links *l, const char *name)
@@ -51,28 +59,29 @@ static void link_one(struct cert *c, const char *name, void *arg)
 {
   struct links *l = arg;
   struct stat st;
-  if (c->is_default || name[0] == '*') return;
+  const char *file = link_file(l, c);
+  if (c->is_default || name[0] == '*' || !file) return;
   join(&l->path, l->dir, name, "");
   if (fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!S_ISLNK(st.st_mode) || !our_link(l, name)) {
       if (!l->dry) carp("warning: ", l->path.s, " is not a link qmail-sni made: left alone");
       return;
     }
-    if (!strcmp(l->target, c->path.s)) return;
+    if (!strcmp(l->target, file)) return;
   }
   l->changed = 1;
   if (l->dry) return;
-  if (atomic_symlink(c->path.s, l->fd, name) == -1) die_output("unable to link", 0, l->path.s, 1);
+  if (atomic_symlink(file, l->fd, name) == -1) die_output("unable to link", 0, l->path.s, 1);
 }
 
-int tlswrapper_write(struct tree *t, const char *dir, const char *control, int dry)
+static int links_write(struct tree *t, const char *dir, const char *control, int dry, int second)
 {
   struct links l;
   struct dirent *d;
   DIR *dh;
 
   memset(&l, 0, sizeof l);
-  l.dir = dir; l.control = control; l.dry = dry;
+  l.dir = dir; l.control = control; l.dry = dry; l.second = second;
   /* tlswrapper turns "/." in its paths into "/:" */
   if (strstr(dir, "/.")) die(EXIT_PERM, "fatal: ", dir, ": tlswrapper rewrites /. in its paths to /: and would find nothing there");
   l.fd = output_dir(dir, dry);
@@ -82,7 +91,7 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
     struct cert *c;
     if (d->d_name[0] == '.') continue;
     c = tree_find(t, d->d_name);
-    if (c && usable(c) && d->d_name[0] != '*') continue;
+    if (c && link_file(&l, c) && d->d_name[0] != '*') continue;
     join(&l.path, dir, d->d_name, "");
     if (!our_link(&l, d->d_name)) continue;
     l.changed = 1;
@@ -93,6 +102,15 @@ int tlswrapper_write(struct tree *t, const char *dir, const char *control, int d
   close(l.fd);
   stralloc_free(&l.path);
   return l.changed;
+}
+
+/* tlswrapper takes the first file a client can use, so its pairs are
+ * two directories, the ECDSA one first: -d ECDSA_DIR -d DIR */
+int tlswrapper_write(struct tree *t, const char *dir, const char *ecdsa_dir, const char *control, int dry)
+{
+  int changed = links_write(t, dir, control, dry, 0);
+  if (*ecdsa_dir) changed |= links_write(t, ecdsa_dir, control, dry, 1);
+  return changed;
 }
 
 /* --- stunnel ------------------------------------------------------- */

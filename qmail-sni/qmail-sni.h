@@ -46,6 +46,7 @@ struct config {
   const char *dovecot_reload; /* run after a Dovecot output changed */
   const char *postfix_reload; /* run after the Postfix map changed */
   const char *tlswrapper_dir; /* tlswrapper -d: one link per name */
+  const char *tlswrapper_ecdsa_dir; /* and a pair's ECDSA file, -d before it */
   const char *stunnel_conf;   /* stunnel SNI sections, in an include = directory */
   const char *stunnel_services; /* SERVICE:HOST:PORT ...: each section's connect */
   const char *s6_dir;         /* s6-envdir of KEYFILE:name, CERTFILE:name */
@@ -238,7 +239,7 @@ void cat_sum(stralloc *out, struct tree *t, struct cert *one, const char *name, 
 /* frontends.c: tlswrapper, stunnel and s6-tlsd layouts from the tree;
  * the writers change nothing when dry, and say whether they would */
 #define S6_KEYFILE_MAX 8192 /* BearSSL reads no more of a key file */
-int tlswrapper_write(struct tree *t, const char *dir, const char *control, int dry);
+int tlswrapper_write(struct tree *t, const char *dir, const char *ecdsa_dir, const char *control, int dry);
 int stunnel_render(struct tree *t, const char *services, stralloc *out);
 int s6_write(struct tree *t, const char *dir, const char *defaultpem, int dry);
 int s6_fits(const struct cert *c);

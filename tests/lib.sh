@@ -149,7 +149,10 @@ sni_tree() {
   local c=$1
   mkdir -p "$c/servercerts/mail.alpha.test" "$c/servercerts/*.beta.test" "$c/servercerts/mail.gamma.test" "$c/servercerts/broken.test"
   make_cert "$T/def" mail.host.test rsa 30 mail.host.test
+  make_cert "$T/defec" mail.host.test ec 30 mail.host.test
   make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/alphaec" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/gamma" mail.gamma.test rsa 30 mail.gamma.test
   make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
   make_cert "$T/gamma" mail.gamma.test ec 30 mail.gamma.test
   cp "$T/def.pem" "$c/servercert.pem"
@@ -210,7 +213,9 @@ start_harness() {
 
 # start_dovecot DIR DEFAULTPEM INCLUDE PORT_IMAP PORT_IMAPS PORT_POP3S:
 # Dovecot from DIR/dovecot.conf, including INCLUDE, stopped on exit; the
-# config in the syntax of the Dovecot installed, 2.3 or 2.4
+# config in the syntax of the Dovecot installed, 2.3 or 2.4. With
+# DEFAULT_SECOND set (matrix_tree sets it), the default is a pair, as
+# with start_postfix and start_tlswrapper.
 start_dovecot() {
   local d=$1 def=$2 inc=$3
   mkdir -p "$d"
@@ -255,6 +260,8 @@ dovecot_conf23() {
   cat <<EOF
 ssl_cert = <$2
 ssl_key = <$2
+${DEFAULT_SECOND:+ssl_alt_cert = <$DEFAULT_SECOND}
+${DEFAULT_SECOND:+ssl_alt_key = <$DEFAULT_SECOND}
 ssl_dh = </usr/share/dovecot/dh.pem
 stats_writer_socket_path =
 mail_location = maildir:$1/mail/%u
@@ -276,6 +283,8 @@ dovecot_config_version = $(dovecot --version | cut -d' ' -f1 | sed 's/-.*//')
 dovecot_storage_version = $(dovecot --version | cut -d' ' -f1 | sed 's/-.*//')
 ssl_server_cert_file = $2
 ssl_server_key_file = $2
+${DEFAULT_SECOND:+ssl_server_alt_cert_file = $DEFAULT_SECOND}
+${DEFAULT_SECOND:+ssl_server_alt_key_file = $DEFAULT_SECOND}
 stats_writer_socket_path =
 mail_driver = maildir
 mail_path = $1/mail/%{user}
@@ -315,7 +324,7 @@ inet_protocols = ipv4
 myhostname = mail.host.test
 mydestination =
 smtpd_tls_security_level = may
-smtpd_tls_chain_files = $def
+smtpd_tls_chain_files = $def${DEFAULT_SECOND:+, $DEFAULT_SECOND}
 tls_server_sni_maps = $map
 EOF
   on_exit "postfix -c '$d/etc' stop >/dev/null 2>&1"
@@ -334,11 +343,15 @@ start_plain() {
 }
 
 # start_tlswrapper DIR DEFAULTPEM PORT [starttls]: tlswrapper -d DIR -f
-# DEFAULTPEM, implicit TLS or STARTTLS through tlswrapper-smtp. It starts
-# as root to jail itself; the jail and the speaker run as nobody.
+# DEFAULTPEM, implicit TLS or STARTTLS through tlswrapper-smtp; with
+# TLSWRAPPER_ECDSA_DIR, -d that -d DIR -f DEFAULT_SECOND -f DEFAULTPEM.
+# It starts as root to jail itself; the jail and the speaker run as nobody.
 start_tlswrapper() {
-  local args=(-d "$1" -f "$2" -u nobody)
-  [ "${4:-}" = starttls ] && args=(-n -d "$1" -f "$2" tlswrapper-smtp -u nobody)
+  local files=(-d "$1" -f "$2") args
+  # tlswrapper takes the first a client can use: ECDSA first
+  [ -n "${TLSWRAPPER_ECDSA_DIR:-}" ] && files=(-d "$TLSWRAPPER_ECDSA_DIR" -d "$1" -f "$DEFAULT_SECOND" -f "$2")
+  args=("${files[@]}" -u nobody)
+  [ "${4:-}" = starttls ] && args=(-n "${files[@]}" tlswrapper-smtp -u nobody)
   background tcpserver -HRDl0 127.0.0.1 "$3" tlswrapper -j nobody "${args[@]}" \
     "$TOP/tests/plain-smtpd" 2>>"$T/tlswrapper.log"
   wait_port "$3"
@@ -397,14 +410,18 @@ matrix_setup() {
 # matrix_tree SNI...: after matrix_setup, the tree every server is asked
 # about, made with the qmail-sni command SNI... (which writes the outputs
 # its settings name):
-# exact tenants and SAN links, a wildcard and an exact tenant under it,
-# a default, one not yet valid; and, put there by hand as a copy or a
+# exact tenants and SAN links, an RSA and ECDSA pair (mail.alpha.test,
+# and the default), an RSA tenant alone, ECDSA ones alone (a wildcard
+# and an exact tenant under it), one not yet valid; and, put there by hand as a copy or a
 # failed edit would, one expired, a truncated chain and a key no server
 # decodes. Readable by the group nogroup, as the servers run.
 matrix_tree() {
   local t
   make_cert "$T/def" mail.host.test rsa 30 mail.host.test
+  make_cert "$T/defec" mail.host.test ec 30 mail.host.test
   make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/alphaec" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+  make_cert "$T/gamma" mail.gamma.test rsa 30 mail.gamma.test
   make_cert "$T/beta" '*.beta.test' ec 30 '*.beta.test'
   make_cert "$T/x" x.beta.test ec 30 x.beta.test
   make_cert "$T/later" later.test ec future later.test
@@ -418,7 +435,8 @@ matrix_tree() {
   (
     set -e
     "$@" install --default mail.host.test "$T/def.key" "$T/def.pem"
-    for t in alpha:mail.alpha.test 'beta:*.beta.test' x:x.beta.test later:later.test; do
+    "$@" install --default mail.host.test "$T/defec.key" "$T/defec.pem"
+    for t in alpha:mail.alpha.test alphaec:mail.alpha.test gamma:mail.gamma.test 'beta:*.beta.test' x:x.beta.test later:later.test; do
       "$@" install "${t#*:}" "$T/${t%%:*}.key" "$T/${t%%:*}.pem" 2>/dev/null
     done
     mkdir -p "$S/old.test" "$S/half.test" "$S/badkey.test"
@@ -431,68 +449,91 @@ matrix_tree() {
     "$@" sync
   ) || bail "unable to make the matrix tree"
   declare -gA LABEL=()
-  for t in def alpha beta x later old half badkey; do LABEL[$(fp_file "$T/$t.crt")]=$t; done
+  for t in def defec alpha alphaec gamma beta x later old half badkey; do LABEL[$(fp_file "$T/$t.crt")]=$t; done
+  DEFAULT_SECOND=$C/servercert-ecdsa.pem
 }
 
 # each name asked, and what qmail-smtpd's rule serves it: the exact name,
 # else the one-label wildcard, else the default; an expired or unusable
-# tenant, and a name with a trailing dot (RFC 6066 sends none), the default
+# tenant, and a name with a trailing dot (RFC 6066 sends none), the
+# default. Asked twice: by a client that takes ECDSA (a pair's ECDSA
+# certificate), then by one limited to RSA (the RSA one; where there is
+# no RSA certificate, no handshake: "nothing", as from an ECDSA-only server)
 MATRIX_RULE='
-mail.alpha.test  alpha
-smtp.alpha.test  alpha
-alpha.test       alpha
-MAIL.Alpha.TEST  alpha
-mail.alpha.test. def
-a.beta.test      beta
-x.beta.test      x
-y.x.beta.test    def
-beta.test        def
-later.test       later
-old.test         def
-half.test        def
-badkey.test      def
-mail.host.test   def
-unknown.test     def
--                def
+mail.alpha.test  alphaec  alpha
+smtp.alpha.test  alphaec  alpha
+alpha.test       alphaec  alpha
+MAIL.Alpha.TEST  alphaec  alpha
+mail.alpha.test. defec    def
+mail.gamma.test  gamma    gamma
+a.beta.test      beta     nothing
+x.beta.test      x        nothing
+y.x.beta.test    defec    def
+beta.test        defec    def
+later.test       later    nothing
+old.test         defec    def
+half.test        defec    def
+badkey.test      defec    def
+mail.host.test   defec    def
+unknown.test     defec    def
+-                defec    def
 '
-# the differences the README documents, " NAME:LABEL " each: Postfix's
-# .parent and stunnel's * match deeper names; tlswrapper matches the
-# name as sent and has no wildcards
-KNOWN_POSTFIX="y.x.beta.test:beta"
-KNOWN_STUNNEL="y.x.beta.test:beta"
-KNOWN_TLSWRAPPER="MAIL.Alpha.TEST:def a.beta.test:def"
+MATRIX_ECDSA="-sigalgs ECDSA+SHA256:ECDSA+SHA384:RSA-PSS+SHA256:RSA+SHA256"
+MATRIX_RSA="-sigalgs RSA-PSS+SHA256:RSA-PSS+SHA384:RSA+SHA256:RSA+SHA384"
+# the differences the README documents, " NAME:LABEL " each, and
+# " NAME@rsa:LABEL " for the RSA-only client: Postfix's .parent and
+# stunnel's * match deeper names; tlswrapper matches the name as sent,
+# has no wildcards, and gives a client its default's certificate where
+# the name's cannot serve it; stunnel and s6-tlsd serve one certificate
+# per name, so a pair's RSA one to every client
+KNOWN_POSTFIX="y.x.beta.test:beta y.x.beta.test@rsa:nothing"
+KNOWN_STUNNEL="y.x.beta.test:beta y.x.beta.test@rsa:nothing mail.alpha.test:alpha smtp.alpha.test:alpha alpha.test:alpha MAIL.Alpha.TEST:alpha"
+KNOWN_TLSWRAPPER="MAIL.Alpha.TEST:defec MAIL.Alpha.TEST@rsa:def a.beta.test:defec a.beta.test@rsa:def x.beta.test@rsa:def later.test@rsa:def"
+KNOWN_S6="mail.alpha.test:alpha smtp.alpha.test:alpha alpha.test:alpha MAIL.Alpha.TEST:alpha"
+# the default each front end is given as its one file (stunnel, s6-tlsd)
+# serves its RSA certificate to every client
+KNOWN_ONE_DEFAULT="mail.alpha.test.:def y.x.beta.test:def beta.test:def old.test:def half.test:def badkey.test:def mail.host.test:def unknown.test:def -:def"
 declare -A MATRIX_CELL=()
 MATRIX_SERVERS=""
 
 # matrix_ask SERVER PORT MODE KNOWN: every name asked of SERVER (MODE as
-# for served), a check each against the rule. KNOWN lists the documented
-# differences, " NAME:LABEL " each; any other difference fails.
+# for served) by both kinds of client, a check each against the rule.
+# KNOWN lists the documented differences; any other difference fails.
 matrix_ask() {
-  local server=$1 port=$2 mode=$3 known=" ${4:-} " name want fp got
+  local server=$1 port=$2 mode=$3 known=" ${4:-} " name want wantrsa
   MATRIX_SERVERS="$MATRIX_SERVERS $server"
-  while read -r name want; do
+  while read -r name want wantrsa; do
     [ -n "$name" ] || continue
-    fp=$(served "$port" "$mode" "$name")
-    got=${LABEL[$fp]:-${fp:-nothing}}
-    if [ "$got" = "$want" ]; then
-      ok 0 "$server: $name gets $want"; MATRIX_CELL[$server/$name]=$got
-    elif [ "${known#* $name:$got }" != "$known" ]; then
-      ok 0 "$server: $name gets $got, a documented difference"; MATRIX_CELL[$server/$name]="$got*"
-    else
-      ok 1 "$server: $name gets $want"; diag "  got $got"; MATRIX_CELL[$server/$name]="$got!"
-    fi
+    matrix_cell "$server" "$port" "$mode" "$name" "$name" "$want" "$MATRIX_ECDSA" "$known"
+    matrix_cell "$server" "$port" "$mode" "$name" "$name@rsa" "$wantrsa" "$MATRIX_RSA" "$known"
   done <<< "$MATRIX_RULE"
 }
+matrix_cell() {
+  local server=$1 port=$2 mode=$3 name=$4 key=$5 want=$6 opts=$7 known=$8 fp got
+  fp=$(SCLIENT_OPTS="$opts" served "$port" "$mode" "$name")
+  got=${LABEL[$fp]:-${fp:-nothing}}
+  if [ "$got" = "$want" ]; then
+    ok 0 "$server: $key gets $want"; MATRIX_CELL[$server/$key]=$got
+  elif [ "${known#* $key:$got }" != "$known" ]; then
+    ok 0 "$server: $key gets $got, a documented difference"; MATRIX_CELL[$server/$key]="$got*"
+  else
+    ok 1 "$server: $key gets $want"; diag "  got $got"; MATRIX_CELL[$server/$key]="$got!"
+  fi
+}
 
-# matrix_table: the table of what each server asked served
+# matrix_table: the table of what each server asked served, a row per
+# name and client kind
 matrix_table() {
-  local name want s row
-  row=$(printf '%-16s %-6s' SNI rule); for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "$s")"; done; diag "$row"
-  while read -r name want; do
+  local name want wantrsa s row k label
+  row=$(printf '%-20s %-8s' SNI rule); for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "$s")"; done; diag "$row"
+  while read -r name want wantrsa; do
     [ -n "$name" ] || continue
-    row=$(printf '%-16s %-6s' "$([ "$name" = - ] && echo '(none)' || echo "$name")" "$want")
-    for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "${MATRIX_CELL[$s/$name]}")"; done
-    diag "$row"
+    for k in "$name:$want" "$name@rsa:$wantrsa"; do
+      label=${k%:*}
+      row=$(printf '%-20s %-8s' "${label/#-/(none)}" "${k##*:}")
+      for s in $MATRIX_SERVERS; do row="$row $(printf '%-13s' "${MATRIX_CELL[$s/${k%:*}]}")"; done
+      diag "$row"
+    done
   done <<< "$MATRIX_RULE"
-  diag "* a difference the README documents; ! a disagreement"
+  diag "@rsa: a client limited to RSA; * a difference the README documents; ! a disagreement"
 }

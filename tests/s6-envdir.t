@@ -18,11 +18,11 @@ matrix_tree sni
 env=$(s6-envdir "$E" env | grep -E '^(KEYFILE|CERTFILE)' | sort)
 want=$(for v in KEYFILE CERTFILE; do
   echo "$v=$C/servercert.pem"
-  for n in '*.beta.test' alpha.test later.test mail.alpha.test mail.host.test smtp.alpha.test x.beta.test; do
+  for n in '*.beta.test' alpha.test later.test mail.alpha.test mail.gamma.test mail.host.test smtp.alpha.test x.beta.test; do
     echo "$v:$n=$S/$n/servercert.pem"
   done
 done | sort)
-is "$env" "$want" "s6-envdir reads a pair per usable tenant name, and the default"
+is "$env" "$want" "s6-envdir reads a pair per usable tenant name, and the default: servercert.pem, a pair's RSA one (one file per name)"
 is "$(s6-envdir "$E" env | grep '^TLS_UID=')" "TLS_UID=nobody" "the administrator's variables are left alone"
 
 # a tenant file longer than BearSSL reads of a key file would fail every

@@ -19,14 +19,16 @@ matrix_tree sni -s stunnel_reload=
 
 start_plain "$PB"
 start_stunnel "$ST" "$C/servercert.pem" "$P465" "$P587" "$PB"
-is "$(grep -c '^\[' "$ST/sni.d/qmail-sni.conf")" 14 "a section per service and name: 2 services, 7 names"
+is "$(grep -c '^\[' "$ST/sni.d/qmail-sni.conf")" 16 "a section per service and name: 2 services, 8 names"
 is "$(grep '^\[smtps:' "$ST/sni.d/qmail-sni.conf" | tr '\n' ' ')" \
-  "[smtps:alpha.test] [smtps:later.test] [smtps:mail.alpha.test] [smtps:mail.host.test] [smtps:smtp.alpha.test] [smtps:x.beta.test] [smtps:*.beta.test] " \
+  "[smtps:alpha.test] [smtps:later.test] [smtps:mail.alpha.test] [smtps:mail.gamma.test] [smtps:mail.host.test] [smtps:smtp.alpha.test] [smtps:x.beta.test] [smtps:*.beta.test] " \
   "exact names first, then wildcards: stunnel takes the first section that matches"
 
-# documented: stunnel's * matches deeper names too
-matrix_ask stunnel "$P465" tls "$KNOWN_STUNNEL"
-matrix_ask stunnel-starttls "$P587" smtp "$KNOWN_STUNNEL"
+# documented: stunnel's * matches deeper names too, and it serves one
+# certificate per section: the RSA one of a pair, and of the default
+is "$(grep -c '^cert = .*servercert-ecdsa' "$ST/sni.d/qmail-sni.conf")" 0 "no ECDSA file in a section: stunnel serves the last cert line alone"
+matrix_ask stunnel "$P465" tls "$KNOWN_STUNNEL $KNOWN_ONE_DEFAULT"
+matrix_ask stunnel-starttls "$P587" smtp "$KNOWN_STUNNEL $KNOWN_ONE_DEFAULT"
 matrix_table
 
 out=$(sni -s readers= check 2>&1)
@@ -34,7 +36,7 @@ like "$out" "^stunnel: \\*\\.beta\\.test: note: stunnel's \\* also matches deepe
 
 # stunnel loads the files at start and on SIGHUP: a renewal rewrites the
 # sections' checksum line, so sync reloads it, and it is served
-make_cert "$T/alpha2" mail.alpha.test ec 30 mail.alpha.test smtp.alpha.test alpha.test
+make_cert "$T/alpha2" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
 sni install mail.alpha.test "$T/alpha2.key" "$T/alpha2.pem"
 settle "$P465" tls smtp.alpha.test "$(fp_file "$T/alpha2.crt")"
 is "$(served "$P465" tls smtp.alpha.test)" "$(fp_file "$T/alpha2.crt")" "after a renewal, sync's SIGHUP: the renewed certificate"

@@ -9,18 +9,21 @@
 need tlswrapper tlswrapper-smtp
 need_root "tlswrapper jails itself, so it starts as root"
 make_ca
-W=$T/tlswrapper
-mkdir -p "$W"
-matrix_setup "tlswrapper_dir = $W"
+W=$T/tlswrapper WE=$T/tlswrapper-ecdsa
+mkdir -p "$W" "$WE"
+matrix_setup "tlswrapper_dir = $W" "tlswrapper_ecdsa_dir = $WE"
 sni() { "$QMAIL_SNI" -d "$Q" -c "$T/qmail-sni.conf" "$@"; }
 echo "# the administrator's own" > "$W/own.test"
 matrix_tree sni
 
-is "$(cd "$W" && ls | tr '\n' ' ')" "alpha.test later.test mail.alpha.test mail.host.test own.test smtp.alpha.test x.beta.test " \
+is "$(cd "$W" && ls | tr '\n' ' ')" "alpha.test later.test mail.alpha.test mail.gamma.test mail.host.test own.test smtp.alpha.test x.beta.test " \
   "a link per exact name that qmail-smtpd serves from a tenant; the administrator's file kept"
 is "$(readlink "$W/smtp.alpha.test")" "$C/servercerts/smtp.alpha.test/servercert.pem" "each links to the name's servercert.pem"
+is "$(cd "$WE" && ls | tr '\n' ' ')" "alpha.test mail.alpha.test mail.host.test smtp.alpha.test " "the ECDSA directory: a link per name with a pair (the default's too)"
+is "$(readlink "$WE/smtp.alpha.test")" "$C/servercerts/mail.alpha.test/servercert-ecdsa.pem" "to its ECDSA file"
 
 P465=$(free_port) P587=$(free_port)
+TLSWRAPPER_ECDSA_DIR=$WE # tlswrapper -d $WE -d $W: it takes the first a client can use
 start_tlswrapper "$W" "$C/servercert.pem" "$P465"
 start_tlswrapper "$W" "$C/servercert.pem" "$P587" starttls
 # documented: tlswrapper opens the name as sent, with no wildcards
