@@ -511,7 +511,8 @@ matrix_ask() {
 matrix_cell() {
   local server=$1 port=$2 mode=$3 name=$4 key=$5 want=$6 opts=$7 known=$8 fp got
   fp=$(SCLIENT_OPTS="$opts" served "$port" "$mode" "$name")
-  got=${LABEL[$fp]:-${fp:-nothing}}
+  got=nothing
+  [ -z "$fp" ] || got=${LABEL[$fp]:-$fp}
   if [ "$got" = "$want" ]; then
     ok 0 "$server: $key gets $want"; MATRIX_CELL[$server/$key]=$got
   elif [ "${known#* $key:$got }" != "$known" ]; then

@@ -44,7 +44,7 @@ is "$(stat -c %i "$W/smtp.alpha.test")" "$before" "a renewal leaves the links as
 is "$(served "$P465" tls smtp.alpha.test)" "$(fp_file "$T/alpha2.crt")" "and the renewed certificate is served at once"
 sni remove later.test
 [ ! -e "$W/later.test" ] && [ -f "$W/own.test" ]; ok $? "remove takes the name's link, and leaves the administrator's file"
-is "$(served "$P465" tls later.test)" "$(fp_file "$T/def.crt")" "a removed name gets the default"
+is "$(served "$P465" tls later.test)" "$(fp_file "$T/defec.crt")" "a removed name gets the default (its ECDSA one, to this client)"
 out=$(sni -s "tlswrapper_dir=$T/a/.hidden" tlswrapper 2>&1); rc=$?
 is "$rc:$out" "100:qmail-sni: fatal: $T/a/.hidden: tlswrapper rewrites /. in its paths to /: and would find nothing there" "a directory with /. in its path is refused: tlswrapper would not find it"
 done_testing
