@@ -76,7 +76,7 @@ check: all $(TEST_BINS)
 # once per machine from Debian's archive): Dovecot 2.4, Postfix 3.10,
 # OpenSSL 3.5. Needs root. The source is copied in and built there.
 DEBIAN13_TESTS = tests/canon.t tests/harness-sni.t tests/harness-broken.t tests/client-sni.t \
-	tests/harness-resume.t tests/harness-hostcert.t \
+	tests/harness-resume.t tests/harness-hostcert.t tests/harness-pair.t tests/helper-pair.t \
 	tests/lookup.t tests/helper-keyforms.t tests/helper-check.t tests/helper-sync.t \
 	tests/helper-probe.t tests/dovecot.t tests/postfix.t tests/matrix.t \
 	tests/tlswrapper.t tests/stunnel.t tests/s6-envdir.t

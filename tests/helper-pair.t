@@ -6,6 +6,7 @@
 # both; check reports a pair whose names differ or whose expiry dates
 # are far apart; remove takes both, --rsa or --ecdsa one.
 . "$(dirname "$0")/lib.sh"
+need jq
 make_ca
 Q=$T/q C=$T/q/control S=$T/q/control/servercerts
 mkdir -p "$Q/control"
@@ -48,7 +49,7 @@ is "$(ls -A "$S/other.test" | grep -c tmp)" 0 "no temporary file left"
 list=$(sni list)
 like "$list" '^pair\.test +- +[0-9-]+ +[0-9]+ +RSA +/CN=qmail-sni test intermediate +pair\.test,smtp\.pair\.test$' "list: the RSA row"
 like "$list" '^pair\.test +- +[0-9-]+ +[0-9]+ +ECDSA +/CN=qmail-sni test intermediate +pair\.test,smtp\.pair\.test$' "list: the ECDSA row"
-is "$(sni list --json | python3 -c 'import json,sys; print(" ".join(e["key"] + ":" + e["file"].rsplit("/", 1)[1] for e in json.load(sys.stdin) if e["name"] == "pair.test"))')" \
+is "$(sni list --json | jq -r '[.[] | select(.name=="pair.test") | .key + ":" + (.file | split("/") | last)] | join(" ")')" \
    "RSA:servercert.pem ECDSA:servercert-ecdsa.pem" "list --json: each file with its key type"
 
 # check: clean pair, then names that differ, then dates far apart
