@@ -460,22 +460,53 @@ static int second_path(char out[SNI_PATH_MAX], const char *path)
   return 1;
 }
 
-/* path and, where the name has a pair, its second file onto ssl, so
- * that OpenSSL chooses by the client's signature algorithms: 1 if
- * either could be served, the other's problem told in l; else 0 with
- * path's reason in *why */
-static int load_pair(SSL *ssl, const char *path, int check_dates, struct line *l,
+/* Whether the client can take an ECDSA certificate, read from its
+ * ClientHello as HAProxy reads it: an ECDSA signature algorithm offered
+ * (or no list, TLS 1.2's default), and a cipher suite an ECDSA
+ * certificate serves (TLS 1.3's serve any; before, ECDSA ones). */
+static int takes_ecdsa(SSL *ssl)
+{
+  const unsigned char *p;
+  size_t len, i, n;
+  int sig = 1;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms, &p, &len)) {
+    sig = 0;
+    for (i = 2; i + 1 < len; i += 2)
+      if (p[i + 1] == 3) sig = 1; /* ecdsa_secp*_sha* and TLS 1.2's (hash, ecdsa) */
+  }
+  if (!sig) return 0;
+  n = SSL_client_hello_get0_ciphers(ssl, &p);
+  for (i = 0; i + 1 < n; i += 2) {
+    const SSL_CIPHER *c = SSL_CIPHER_find(ssl, p + i);
+    int auth = c ? SSL_CIPHER_get_auth_nid(c) : NID_undef;
+    if (auth == NID_auth_ecdsa || auth == NID_auth_any) return 1;
+  }
+  return 0;
+}
+
+/* path or, where the name has a pair, the one of its two files the
+ * client can take (the other if that one cannot be served) onto ssl:
+ * one key decoded per session, as for a name with one file. l is told
+ * the file served, by its path after the control directory if shown,
+ * and a problem of the other. 1 if one could be served; else 0 with
+ * the last reason in *why */
+static int load_pair(SSL *ssl, const char *path, int check_dates, int shown, struct line *l,
                      const char **why)
 {
   char second[SNI_PATH_MAX];
-  const char *why2;
-  int one = server.load(ssl, path, check_dates, why), two;
-  if (!second_path(second, path) || !present(second)) return one;
-  two = server.load(ssl, second, check_dates, &why2);
-  if (one && two) cat(l, ", " SERVERCERT_SECOND);
-  else if (one) { cat(l, "; " SERVERCERT_SECOND ": "); cat(l, why2); }
-  else if (two) { cat(l, ": "); cat(l, *why); cat(l, "; " SERVERCERT_SECOND); }
-  return one || two;
+  const char *take, *other;
+  if (!second_path(second, path) || !present(second)) {
+    if (shown) cat(l, path + server.dirlen + 1);
+    return server.load(ssl, path, check_dates, why);
+  }
+  take = takes_ecdsa(ssl) ? second : path;
+  other = take == path ? second : path;
+  if (shown) cat(l, take + server.dirlen + 1);
+  else if (take == second) cat(l, ", " SERVERCERT_SECOND);
+  if (server.load(ssl, take, check_dates, why)) return 1;
+  /* the one the client takes cannot be served: the other */
+  cat(l, ": "); cat(l, *why); cat(l, "; "); cat(l, strrchr(other, '/') + 1);
+  return server.load(ssl, other, check_dates, why);
 }
 
 /* the file for name (SNI_OK) or the default onto ssl, logged to l */
@@ -486,14 +517,13 @@ static int choose(SSL *ssl, int r, const char *name, struct host *h, struct line
   int found = servercerts_lookup(path, server.dir, r == SNI_OK ? name : 0);
 
   if (found == SNI_EXACT || found == SNI_WILDCARD) {
-    cat(l, path + server.dirlen + 1);
-    if (load_pair(ssl, path, 1, l, &why)) return 1;
+    if (load_pair(ssl, path, 1, 1, l, &why)) return 1;
     cat(l, ": "); cat(l, why); cat(l, ", ");
     found = servercerts_lookup(path, server.dir, 0);
   }
   else if (r == SNI_OK) cat(l, "no certificate, ");
   cat(l, "default");
-  if (found == SNI_DEFAULT && load_pair(ssl, path, 0, l, &why)) return 1;
+  if (found == SNI_DEFAULT && load_pair(ssl, path, 0, 0, l, &why)) return 1;
   cat(l, " unusable: servercert.pem: ");
   cat(l, found == SNI_DEFAULT ? why : "path too long");
   /* never worse than the host without qmail-sni: what it loaded itself */

@@ -44,8 +44,9 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 
 /* A name may have a pair: servercert.pem (its RSA certificate, or its
  * only one) and beside it this file, its ECDSA certificate. The server
- * loads both and OpenSSL serves each client the one its signature
- * algorithms take. */
+ * serves a client that can take ECDSA (by its signature algorithms and
+ * cipher suites) the ECDSA one, any other the RSA one; the other of
+ * the two when that one cannot be served. */
 #define SERVERCERT_SECOND "servercert-ecdsa.pem"
 
 /* the largest servercert.pem read: a key plus any sane chain */

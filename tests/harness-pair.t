@@ -1,8 +1,9 @@
 #!/bin/bash
 # A name with a pair, servercert.pem (RSA) and servercert-ecdsa.pem:
 # a client that takes ECDSA gets the ECDSA certificate, one limited to
-# RSA the RSA one; when one of the two is broken the other is served,
-# with a log line; a one-file name is as before, for either client.
+# RSA the RSA one, each session reading the one file it serves; when
+# one of the two is broken the other is served, with a log line; a
+# one-file name is as before, for either client.
 . "$(dirname "$0")/lib.sh"
 need openssl
 make_ca
@@ -46,9 +47,11 @@ for v in -tls1_2 -tls1_3; do
 done
 sleep 0.2
 log=$(cat "$LOG")
-like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert\.pem, servercert-ecdsa\.pem$' "log: both files of a pair"
+like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert-ecdsa\.pem$' "log: a pair's ECDSA file, to a client that takes it"
+like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert\.pem$' "log: its RSA file, to one that does not"
 like "$log" '^smtpd-harness: tls sni rsa\.test: servercerts/rsa\.test/servercert\.pem$' "log: one file, as before"
-like "$log" '^smtpd-harness: tls sni badec\.test: servercerts/badec\.test/servercert\.pem; servercert-ecdsa\.pem: key does not match certificate$' "log: the broken second file named"
-like "$log" '^smtpd-harness: tls sni badrsa\.test: servercerts/badrsa\.test/servercert\.pem: key does not match certificate; servercert-ecdsa\.pem$' "log: the broken first file named, the second served"
-like "$log" '^smtpd-harness: tls sni none: default, servercert-ecdsa\.pem$' "log: the default's pair"
+like "$log" '^smtpd-harness: tls sni badec\.test: servercerts/badec\.test/servercert-ecdsa\.pem: key does not match certificate; servercert\.pem$' "log: the broken ECDSA file named, the RSA one served"
+like "$log" '^smtpd-harness: tls sni badrsa\.test: servercerts/badrsa\.test/servercert\.pem: key does not match certificate; servercert-ecdsa\.pem$' "log: the broken RSA file named, the ECDSA one served"
+like "$log" '^smtpd-harness: tls sni none: default, servercert-ecdsa\.pem$' "log: the default's ECDSA file"
+like "$log" '^smtpd-harness: tls sni none: default$' "log: the default's RSA file"
 done_testing

@@ -143,11 +143,13 @@ EOF
 
 # sni_tree CONTROL: the tree the check-* tests serve: a default and
 # mail.alpha.test with two SAN links (RSA), *.beta.test and
-# mail.gamma.test (ECDSA), broken.test (its key another certificate's);
-# DEF ALPHA BETA GAMMA are their fingerprints
+# mail.gamma.test (ECDSA), pair.test (RSA and ECDSA), broken.test (its
+# key another certificate's); DEF ALPHA BETA GAMMA PAIRRSA PAIREC are
+# their fingerprints
 sni_tree() {
   local c=$1
-  mkdir -p "$c/servercerts/mail.alpha.test" "$c/servercerts/*.beta.test" "$c/servercerts/mail.gamma.test" "$c/servercerts/broken.test"
+  mkdir -p "$c/servercerts/mail.alpha.test" "$c/servercerts/*.beta.test" "$c/servercerts/mail.gamma.test" "$c/servercerts/broken.test" \
+    "$c/servercerts/pair.test"
   make_cert "$T/def" mail.host.test rsa 30 mail.host.test
   make_cert "$T/defec" mail.host.test ec 30 mail.host.test
   make_cert "$T/alpha" mail.alpha.test rsa 30 mail.alpha.test smtp.alpha.test alpha.test
@@ -162,7 +164,12 @@ sni_tree() {
   cp "$T/beta.pem" "$c/servercerts/*.beta.test/servercert.pem"
   cp "$T/gamma.pem" "$c/servercerts/mail.gamma.test/servercert.pem"
   cat "$T/gamma.key" "$T/alpha.crt" > "$c/servercerts/broken.test/servercert.pem"
+  make_cert "$T/pairrsa" pair.test rsa 30 pair.test
+  make_cert "$T/pairec" pair.test ec 30 pair.test
+  cp "$T/pairrsa.pem" "$c/servercerts/pair.test/servercert.pem"
+  cp "$T/pairec.pem" "$c/servercerts/pair.test/servercert-ecdsa.pem"
   DEF=$(fp_file "$T/def.crt") ALPHA=$(fp_file "$T/alpha.crt") BETA=$(fp_file "$T/beta.crt") GAMMA=$(fp_file "$T/gamma.crt")
+  PAIRRSA=$(fp_file "$T/pairrsa.crt") PAIREC=$(fp_file "$T/pairec.crt")
 }
 
 fp_file() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'; }
