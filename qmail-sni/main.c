@@ -47,7 +47,7 @@ static const char usage_text[] =
   "  check [--warn-days N] [--prometheus FILE]\n"
   "  dovecot [-o FILE | --dir DIR] [--syntax 2.3|2.4]\n"
   "  postfix [-o FILE] [--type hash|lmdb|cdb]\n"
-  "  tlswrapper --dir DIR\n"
+  "  tlswrapper --dir DIR [--ecdsa-dir DIR2]\n"
   "  stunnel [-o FILE]\n"
   "  s6 --dir DIR\n"
   "  sync [--dry-run]\n"

@@ -13,7 +13,7 @@ done
 # a command's options are on its tag line, not run into its description
 for tag in 'check [--warn-days N] [--prometheus file]' 'dovecot [-o file | --dir dir] [--syntax 2.3|2.4]' \
            'postfix [-o file] [--type hash|lmdb|cdb]' 'probe host:port [--starttls smtp|imap|pop3] [name ...]' \
-           'tlswrapper --dir dir' 'stunnel [-o file]' 's6 --dir dir'; do
+           'tlswrapper --dir dir [--ecdsa-dir dir2]' 'stunnel [-o file]' 's6 --dir dir' 'remove [--link | --rsa | --ecdsa] name'; do
   printf '%s\n' "$text" | grep -qxF "       $tag"; ok $? "qmail-sni.8: the tag line reads: $tag"
 done
 done_testing
