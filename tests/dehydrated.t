@@ -118,6 +118,23 @@ QMAILDIR=$Q2 QMAILSNI_CONF=$T/q2.conf dehydrated -f "$T/dh/config" -c > "$T/dh/a
 is "$(stat -c '%i %Y' "$Q2/control/servercerts"/*/servercert.pem "$T/o2/sni.conf")" "$snap" "run again: nothing written"
 is "$(cat "$T/reloads2")" dovecot "and nothing reloaded"
 
+# dehydrated's way to an RSA and an ECDSA certificate for one name: two
+# aliases, KEY_ALGO per alias; deploy_cert gets the same DOMAIN twice
+printf '%s\n' "pair.alpha.test > pair_rsa" "pair.alpha.test > pair_ec" > "$T/dh/domains-pair.txt"
+mkdir -p "$T/dh/certs/pair_rsa" "$T/dh/certs/pair_ec"
+echo 'KEY_ALGO=rsa' > "$T/dh/certs/pair_rsa/config"
+echo 'KEY_ALGO=prime256v1' > "$T/dh/certs/pair_ec/config"
+sed "s|^DOMAINS_TXT=.*|DOMAINS_TXT=\"$T/dh/domains-pair.txt\"|" "$T/dh/config" > "$T/dh/config-pair"
+dehydrated -f "$T/dh/config-pair" -c > "$T/dh/pair.log" 2>&1
+ok $? "dehydrated issues pair.alpha.test twice, an RSA and an ECDSA alias"
+is "$(fp_file "$C/servercerts/pair.alpha.test/servercert.pem"):$(fp_file "$C/servercerts/pair.alpha.test/servercert-ecdsa.pem")" \
+   "$(fp_file "$T/dh/certs/pair_rsa/cert.pem"):$(fp_file "$T/dh/certs/pair_ec/cert.pem")" "both land, each in its key type's place"
+for p in "$PQ smtp" "$PIS tls" "$PP smtp"; do
+  # shellcheck disable=SC2086
+  is "$(SCLIENT_OPTS=$MATRIX_ECDSA served ${p% *} ${p#* } pair.alpha.test):$(SCLIENT_OPTS=$MATRIX_RSA served ${p% *} ${p#* } pair.alpha.test)" \
+     "$(fp_file "$T/dh/certs/pair_ec/cert.pem"):$(fp_file "$T/dh/certs/pair_rsa/cert.pem")" "port ${p% *}: ECDSA to a client that takes it, RSA to one limited to RSA"
+done
+
 # a wildcard needs dns-01, and dns-01 a DNS hook: chained by qmail-sni
 # (pebble takes every challenge as valid here; the hook's calls count)
 printf '#!/bin/sh\necho "$*" >> %s/dnshook.calls\n' "$T" > "$T/dnshook"
