@@ -31,7 +31,7 @@ is "$rc" 0 "--help: exit 0"
 like "$out" '^usage: qmail-sni ' "--help: the usage on standard output"
 out=$("$QMAIL_SNI" -d /nonexistent remove --help 2>/dev/null); rc=$?
 is "$rc" 0 "COMMAND --help: exit 0, before anything is read"
-like "$out" '^  remove \[--link\] NAME$' "and the usage, not a bad name"
+like "$out" '^  remove \[--link \| --rsa \| --ecdsa\] NAME$' "and the usage, not a bad name"
 like "$("$QMAIL_SNI" --version)" '^qmail-sni [0-9]' "--version"
 
 for cmd in list "lookup a.test" sync check; do
