@@ -45,6 +45,19 @@ like "$out" '^installed other\.test RSA \(1 name, expires .*; beside its ECDSA c
 is "$(fp_file "$S/other.test/servercert.pem"):$(fp_file "$S/other.test/servercert-ecdsa.pem")" "$(fp_file "$T/ro.crt"):$(fp_file "$T/eo.crt")" "and takes servercert.pem, the ECDSA one moved beside it"
 is "$(ls -A "$S/other.test" | grep -c tmp)" 0 "no temporary file left"
 
+# the outputs name both, and change when either is renewed, so the
+# servers reload (Postfix and Dovecot copy the files at reload)
+O=$T/out; mkdir -p "$O"
+out() { sni -s "dovecot_conf=$O/d.conf" -s dovecot_syntax=2.3 -s dovecot_reload= -s "postfix_map=$O/map" -s postfix_reload= "$@"; }
+out -q sync
+like "$(cat "$O/d.conf")" "ssl_alt_cert = <$P/servercert-ecdsa.pem" "Dovecot: the pair's ECDSA file as the alternative"
+like "$(cat "$O/map")" "^pair\.test $P/servercert\.pem, $P/servercert-ecdsa\.pem\$" "Postfix: both files in the entry"
+sum=$(grep -h 'certificates sha256' "$O/d.conf" "$O/map")
+make_cert "$T/e3" pair.test ec 30 pair.test smtp.pair.test
+out -q install pair.test "$T/e3.key" "$(full e3)"
+isnt "$(grep -h 'certificates sha256' "$O/d.conf" "$O/map")" "$sum" "an ECDSA renewal changes both outputs, so both servers reload"
+sni -q install pair.test "$T/e2.key" "$(full e2)"
+
 # list: both
 list=$(sni list)
 like "$list" '^pair\.test +- +[0-9-]+ +[0-9]+ +RSA +/CN=qmail-sni test intermediate +pair\.test,smtp\.pair\.test$' "list: the RSA row"
