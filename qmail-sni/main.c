@@ -33,6 +33,7 @@ static const struct { const char *name; qsni_cmd fn; } commands[] = {
   { "s6", cmd_s6 },
   { "sync", cmd_sync },
   { "probe", cmd_probe },
+  { "tlsa", cmd_tlsa },
 };
 
 static const char usage_text[] =
@@ -52,6 +53,7 @@ static const char usage_text[] =
   "  s6 --dir DIR\n"
   "  sync [--dry-run]\n"
   "  probe HOST:PORT [--starttls smtp|imap|pop3] [NAME...]\n"
+  "  tlsa [NAME...]\n"
   "  --help, --version\n";
 
 /* the mistake first, in one line, then how it is used */

@@ -287,6 +287,7 @@ int command_find(const char *word, const char **like);
 const char *deploy_args(int argc, char **argv);
 
 int cmd_lookup(struct qsni *q, int argc, char **argv);
+int cmd_tlsa(struct qsni *q, int argc, char **argv);
 int cmd_install(struct qsni *q, int argc, char **argv);
 int cmd_deploy_cert(struct qsni *q, int argc, char **argv);
 int cmd_certbot(struct qsni *q, int argc, char **argv);

@@ -1,0 +1,98 @@
+/* qmail-sni tlsa [NAME...]: the DANE records (RFC 7672) to publish for
+ * what the tree serves each name on port 25, one per key it serves
+ * (both of a pair): "_25._tcp.NAME. IN TLSA 3 1 1 HEX", DANE-EE over
+ * the SHA-256 of the certificate's public key, which outlives a renewal
+ * that keeps its key. NAME... default: every exact name served. */
+#include <string.h>
+#include <buffer.h>
+#include <errmsg.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "qmail-sni.h"
+
+/* the "3 1 1" data of file's certificate, if the server would serve it */
+static int spki_sha256(const char *file, int check_dates, char hex[65])
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char *der = 0, md[32];
+  unsigned int n = 0, i;
+  EVP_PKEY *key;
+  X509 *leaf;
+  STACK_OF(X509) *chain;
+  const char *why;
+  int len, ok;
+  if (!servercert_read(file, &key, &leaf, &chain, &why)) return 0;
+  ok = !servercert_problem(key, leaf, check_dates)
+       && (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der)) > 0
+       && EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), 0) && n == sizeof md;
+  for (i = 0; ok && i < n; ++i) { hex[2 * i] = digits[md[i] >> 4]; hex[2 * i + 1] = digits[md[i] & 15]; }
+  hex[64] = 0;
+  OPENSSL_free(der);
+  EVP_PKEY_free(key); X509_free(leaf); sk_X509_pop_free(chain, X509_free);
+  return ok;
+}
+
+static void record(const char *name, const char *hex)
+{
+  buffer_puts(buffer_1, "_25._tcp.");
+  buffer_puts(buffer_1, name);
+  buffer_puts(buffer_1, ". IN TLSA 3 1 1 ");
+  buffer_puts(buffer_1, hex);
+  buffer_puts(buffer_1, "\n");
+}
+
+/* name's records, by the lookup rule, as qmail-smtpd serves it: 0 if
+ * it serves none */
+static int tlsa_one(struct qsni *q, const char *name)
+{
+  char path[SNI_PATH_MAX], second[SNI_PATH_MAX], hex[65];
+  int found = servercerts_lookup(path, q->control, name), n = 0;
+  size_t len;
+  while (found) {
+    len = strlen(path) - (sizeof "servercert.pem" - 1);
+    if (spki_sha256(path, found != SNI_DEFAULT, hex)) { record(name, hex); ++n; }
+    if (len + sizeof SERVERCERT_SECOND <= sizeof second) {
+      memcpy(second, path, len);
+      memcpy(second + len, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
+      if (spki_sha256(second, found != SNI_DEFAULT, hex)) { record(name, hex); ++n; }
+    }
+    /* a tenant the server passes over: the default is what it serves */
+    if (n || found == SNI_DEFAULT) break;
+    found = servercerts_lookup(path, q->control, 0);
+  }
+  return n;
+}
+
+struct names { struct qsni *q; int missing; };
+
+static void tlsa_served(struct cert *c, const char *name, void *arg)
+{
+  struct names *s = arg;
+  (void)c;
+  if (name[0] != '*' && !tlsa_one(s->q, name)) s->missing = 1;
+}
+
+int cmd_tlsa(struct qsni *q, int argc, char **argv)
+{
+  char name[SNI_NAME_MAX + 1];
+  stralloc shown = {0};
+  struct names s;
+  struct tree t;
+  int a;
+  s.q = q; s.missing = 0;
+  for (a = 1; a < argc; ++a) {
+    if (sni_name_canon(name, argv[a], strlen(argv[a])) != SNI_OK) {
+      printable(&shown, argv[a]);
+      die(EXIT_PERM, "fatal: bad name (an MX host's name, no wildcard): ", shown.s);
+    }
+    if (!tlsa_one(q, name)) { s.missing = 1; carp("warning: ", name, ": no usable certificate is served for it"); }
+  }
+  if (argc == 1) {
+    tree_load(&t, q, TREE_DEFAULT);
+    each_name(&t, 0, tlsa_served, &s);
+    tree_free(&t);
+  }
+  buffer_flush(buffer_1);
+  return s.missing ? EXIT_PERM : 0;
+}
