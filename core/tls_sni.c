@@ -460,6 +460,16 @@ static int second_path(char out[SNI_PATH_MAX], const char *path)
   return 1;
 }
 
+/* a pair's second file, there in any form; not where the directory
+ * cannot be searched, which the first file's error says alone */
+static int second_present(const char *path, const char *second)
+{
+  struct stat st;
+  if (stat(second, &st) == 0) return 1;
+  if (errno == ENOENT || errno == ENOTDIR) return 0;
+  return !(errno == EACCES && stat(path, &st) == -1 && errno == EACCES);
+}
+
 /* Whether the client can take an ECDSA certificate, read from its
  * ClientHello as HAProxy reads it: an ECDSA signature algorithm offered
  * (or no list, TLS 1.2's default), and a cipher suite an ECDSA
@@ -495,7 +505,7 @@ static int load_pair(SSL *ssl, const char *path, int check_dates, int shown, str
 {
   char second[SNI_PATH_MAX];
   const char *take, *other;
-  if (!second_path(second, path) || !present(second)) {
+  if (!second_path(second, path) || !second_present(path, second)) {
     if (shown) cat(l, path + server.dirlen + 1);
     return server.load(ssl, path, check_dates, why);
   }

@@ -26,6 +26,10 @@ cat "$T/pr.key" "$T/pe.crt" > "$C/servercerts/badec.test/servercert-ecdsa.pem"  
 cat "$T/pe.key" "$T/pr.crt" > "$C/servercerts/badrsa.test/servercert.pem"
 cp "$T/pe.pem" "$C/servercerts/badrsa.test/servercert-ecdsa.pem"
 chmod -R a+rX "$T"
+if [ "$(id -u)" = 0 ]; then # a directory the server cannot search: no second file to speak of
+  mkdir -p "$C/servercerts/locked.test"; cp "$T/r.pem" "$C/servercerts/locked.test/servercert.pem"
+  chmod 700 "$C/servercerts/locked.test"
+fi
 LOG=$T/q/log
 P=$(free_port); start_harness "$T/q" "$P"
 ECC="-sigalgs ECDSA+SHA256:RSA-PSS+SHA256:RSA+SHA256" RSAONLY="-sigalgs RSA-PSS+SHA256:RSA+SHA256"
@@ -45,8 +49,13 @@ is "$(got "$RSAONLY" unknown.test)" "$(fp_file "$T/def.crt")" "an unknown name: 
 for v in -tls1_2 -tls1_3; do
   is "$(got "$v" pair.test)" "$(fp_file "$T/pe.crt")" "pair over $v, default client: ECDSA"
 done
+[ "$(id -u)" = 0 ] && got "$ECC" locked.test >/dev/null
 sleep 0.2
 log=$(cat "$LOG")
+if [ "$(id -u)" = 0 ]; then
+  like "$log" '^smtpd-harness: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default, servercert-ecdsa\.pem$' \
+    "log: a directory the server cannot search speaks of its servercert.pem alone"
+else skip "a directory root's alone needs root"; fi
 like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert-ecdsa\.pem$' "log: a pair's ECDSA file, to a client that takes it"
 like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert\.pem$' "log: its RSA file, to one that does not"
 like "$log" '^smtpd-harness: tls sni rsa\.test: servercerts/rsa\.test/servercert\.pem$' "log: one file, as before"
