@@ -31,7 +31,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
 	qmail-sni/frontends.o qmail-sni/check_outputs.o \
 	qmail-sni/cmd_tlswrapper.o qmail-sni/cmd_stunnel.o qmail-sni/cmd_s6.o \
-	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
+	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
@@ -40,7 +40,7 @@ TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load
 all: qmail-sni/qmail-sni tests/smtpd-harness
 
 qmail-sni/qmail-sni: $(HELPER_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJS) $(OWFAT_LIBS) $(SSL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJS) $(OWFAT_LIBS) $(SSL_LIBS) -lresolv
 
 tests/smtpd-harness: tests/smtpd-harness.o core/tls_sni.o core/tls_sni_preload.o
 	$(CC) $(LDFLAGS) -o $@ tests/smtpd-harness.o core/tls_sni.o core/tls_sni_preload.o $(SSL_LIBS)
@@ -130,7 +130,7 @@ fuzz/servercert: fuzz/servercert.c core/tls_sni.c core/tls_sni.h qmail-sni/serve
 FUZZ_HELPER = fuzz/config fuzz/bundle fuzz/cache fuzz/hookargs
 HELPER_SRCS = $(HELPER_OBJS:.o=.c)
 $(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h core/tls_sni.h
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS) -lresolv
 
 # seeds with real keys are made here, never committed
 FUZZ_TARGETS = canon servercert config bundle cache hookargs

@@ -215,6 +215,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   const char *prom = 0;
   size_t i, j;
   unsigned long certs = 0, names = 0;
+  int unanswered;
   int a;
 
   for (a = 1; a < argc; ++a) {
@@ -262,6 +263,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   default_check(q, problem);
   check_defaults(q, &t, problem);
   check_outputs(q, &t, problem, note);
+  unanswered = check_dane(q, problem, note);
   check_readers(q, &t);
   check_safety(q, &t, problem);
   a = reload_pending(q);
@@ -271,12 +273,13 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     problem("outputs", "owed since a deploy: dehydrated's exit_hook, certbot's --post-hook or qmail-sni sync writes them", 0, 0);
   if (prom) prometheus(q, &t, prom);
   tree_free(&t);
-  if (!problems) {
+  if (!problems && !unanswered) {
     char nc[FMT_ULONG], nn[FMT_ULONG];
     nc[fmt_ulong(nc, certs)] = 0;
     nn[fmt_ulong(nn, names)] = 0;
     say("clean: ", nc, certs == 1 ? " certificate" : " certificates", " for ", nn, names == 1 ? " name" : " names",
         " and the default, no problem");
   }
-  return problems ? EXIT_PERM : 0;
+  /* DNS that did not answer is no pass: try again later */
+  return problems ? EXIT_PERM : unanswered ? EXIT_TEMP : 0;
 }

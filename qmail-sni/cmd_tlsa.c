@@ -42,25 +42,33 @@ static void record(const char *name, const char *hex)
   buffer_puts(buffer_1, "\n");
 }
 
-/* name's records, by the lookup rule, as qmail-smtpd serves it: 0 if
- * it serves none */
-static int tlsa_one(struct qsni *q, const char *name)
+/* the "3 1 1" data of every key qmail-smtpd serves name, by the lookup
+ * rule (both of a pair), into keys, 65 bytes each: their number */
+int served_keys(struct qsni *q, const char *name, char keys[2][65])
 {
-  char path[SNI_PATH_MAX], second[SNI_PATH_MAX], hex[65];
+  char path[SNI_PATH_MAX], second[SNI_PATH_MAX];
   int found = servercerts_lookup(path, q->control, name), n = 0;
   size_t len;
   while (found) {
     len = strlen(path) - (sizeof "servercert.pem" - 1);
-    if (spki_sha256(path, found != SNI_DEFAULT, hex)) { record(name, hex); ++n; }
+    if (spki_sha256(path, found != SNI_DEFAULT, keys[n])) ++n;
     if (len + sizeof SERVERCERT_SECOND <= sizeof second) {
       memcpy(second, path, len);
       memcpy(second + len, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
-      if (spki_sha256(second, found != SNI_DEFAULT, hex)) { record(name, hex); ++n; }
+      if (spki_sha256(second, found != SNI_DEFAULT, keys[n])) ++n;
     }
     /* a tenant the server passes over: the default is what it serves */
     if (n || found == SNI_DEFAULT) break;
     found = servercerts_lookup(path, q->control, 0);
   }
+  return n;
+}
+
+static int tlsa_one(struct qsni *q, const char *name)
+{
+  char keys[2][65];
+  int i, n = served_keys(q, name, keys);
+  for (i = 0; i < n; ++i) record(name, keys[i]);
   return n;
 }
 

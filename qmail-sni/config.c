@@ -22,6 +22,7 @@ void config_defaults(struct config *cf)
   cf->mode = 0640;
   cf->qmaildir = "";
   cf->readers = "qmaild";
+  cf->dane = "";
   cf->hook_chain = "";
   cf->dovecot_config = "";
   cf->postfix_config = "";
@@ -134,6 +135,7 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   if (!strcmp(key, "owner")) cf->owner = v;
   else if (!strcmp(key, "group")) cf->group = v;
   else if (!strcmp(key, "readers")) cf->readers = v;
+  else if (!strcmp(key, "dane")) cf->dane = v;
   else if (!strcmp(key, "hook_chain")) cf->hook_chain = v;
   else if (!strcmp(key, "dovecot_config")) cf->dovecot_config = v;
   else if (!strcmp(key, "postfix_config")) cf->postfix_config = v;

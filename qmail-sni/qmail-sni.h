@@ -33,6 +33,7 @@ struct config {
   const char *group;          /* their group, "": as created */
   const char *qmaildir;       /* when neither -d nor $QMAILDIR says */
   const char *readers;        /* users the servers run as, who must read the files */
+  const char *dane;           /* names whose port-25 TLSA records DNS publishes */
   const char *hook_chain;     /* another dehydrated hook, run first */
   const char *dovecot_config; /* doveconf -c, for check; "": its default */
   const char *postfix_config; /* postconf -c, for check; "": its default */
@@ -215,6 +216,10 @@ void check_safety(struct qsni *q, struct tree *t, problemfn problem);
  * the names a front end's own matching serves otherwise */
 typedef void (*notefn)(const char *server, const char *name, const char *text);
 void check_outputs(struct qsni *q, struct tree *t, problemfn problem, notefn note);
+
+/* cmd_tlsa.c and dane.c: DANE (RFC 7672) */
+int served_keys(struct qsni *q, const char *name, char keys[2][65]);
+int check_dane(struct qsni *q, problemfn problem, notefn note);
 
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
