@@ -11,7 +11,9 @@ sni_tree "$T/q/control"
 [ "$(id -u)" = 0 ] && chgrp -R "$SERVER_GID" "$T/q" && chmod -R g+rX "$T/q"
 chmod -R a+rX "$T" 2>/dev/null
 P=$(free_port) LOG=$T/q/log
-( cd "$T/q" && exec env SMTPS=1 SNI_PRELOAD=1 "$HARNESS" -l "$P" ) 2>>"$LOG" &
+# as sslserver runs: root's parent, each connection's child as nobody
+drop=(); [ "$(id -u)" = 0 ] && drop=(SSL_UID="$SERVER_UID" SSL_GID="$SERVER_GID")
+( cd "$T/q" && exec env SMTPS=1 SNI_PRELOAD=1 "${drop[@]}" "$HARNESS" -l "$P" ) 2>>"$LOG" &
 _pids="$_pids $!"
 wait_port "$P"
 
