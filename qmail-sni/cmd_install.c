@@ -291,10 +291,9 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
       || !stralloc_0(&where)) die_nomem();
   tmp_sweep(namefd);
   slot_write(q, namefd, where.s, slot, &moved, &pem, uid, gid);
-  close(namefd);
-  /* the other of a pair keeps the names only it covers */
+  /* the other of a pair (a displaced one now there) keeps the names only it covers */
   if (!stralloc_copy(&other, &sans)) die_nomem();
-  if (read_at(namefd = name_dir(q, name, 0), strcmp(slot, "servercert.pem") ? "servercert.pem" : SERVERCERT_SECOND,
+  if (read_at(namefd, strcmp(slot, "servercert.pem") ? "servercert.pem" : SERVERCERT_SECOND,
               0, &otherpem, SERVERCERT_MAX, &rwhy) == 1) {
     pem_sans(&otherpem, &othersans);
     if (!stralloc_catb(&other, othersans.s, othersans.len)) die_nomem();
@@ -305,7 +304,7 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   links_dropped(q, name, &oldsans, &other);
   /* the default is the name's, whole: both of a pair, or one */
   if (as_default) {
-    if (!strcmp(slot, "servercert.pem")) default_write(q, &pem, moved.len ? &moved : &otherpem, uid, gid);
+    if (!strcmp(slot, "servercert.pem")) default_write(q, &pem, &otherpem, uid, gid);
     else default_write(q, &otherpem, &pem, uid, gid);
   }
   for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
