@@ -112,16 +112,10 @@ static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX],
   char second[SNI_PATH_MAX];
   X509 *leaf, *alt = 0;
   int found = servercerts_lookup(path, q->control, name), dates;
-  size_t n;
   *pair = 0;
   if (!found) return 0;
   dates = found != SNI_DEFAULT;
-  n = strlen(path) - (sizeof "servercert.pem" - 1);
-  if (n + sizeof SERVERCERT_SECOND <= SNI_PATH_MAX) {
-    memcpy(second, path, n);
-    memcpy(second + n, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
-    alt = servable(second, dates);
-  }
+  if (pair_path(second, path)) alt = servable(second, dates);
   leaf = servable(path, dates);
   if (leaf && alt) {
     *pair = 1;

@@ -48,15 +48,9 @@ int served_keys(struct qsni *q, const char *name, char keys[2][65])
 {
   char path[SNI_PATH_MAX], second[SNI_PATH_MAX];
   int found = servercerts_lookup(path, q->control, name), n = 0;
-  size_t len;
   while (found) {
-    len = strlen(path) - (sizeof "servercert.pem" - 1);
     if (spki_sha256(path, found != SNI_DEFAULT, keys[n])) ++n;
-    if (len + sizeof SERVERCERT_SECOND <= sizeof second) {
-      memcpy(second, path, len);
-      memcpy(second + len, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
-      if (spki_sha256(second, found != SNI_DEFAULT, keys[n])) ++n;
-    }
+    if (pair_path(second, path) && spki_sha256(second, found != SNI_DEFAULT, keys[n])) ++n;
     /* a tenant the server passes over: the default is what it serves */
     if (n || found == SNI_DEFAULT) break;
     found = servercerts_lookup(path, q->control, 0);

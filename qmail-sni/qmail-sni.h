@@ -256,6 +256,7 @@ void say_(const char *s, ...);
 void die_nomem(void);
 void usage_error(const char *what, const char *why, const char *arg);
 void str0(stralloc *sa, const char *s);
+int pair_path(char out[SNI_PATH_MAX], const char *path);
 void printable(stralloc *out, const char *s);
 int run_command(const char *cmd);
 int run_argv(const char *prog, int argc, char **argv);

@@ -35,6 +35,16 @@ void str0(stralloc *sa, const char *s)
   if (!stralloc_copys(sa, s) || !stralloc_0(sa)) die_nomem();
 }
 
+/* the pair's second file beside path (a servercert.pem): 0 if too long */
+int pair_path(char out[SNI_PATH_MAX], const char *path)
+{
+  size_t n = strlen(path) - (sizeof "servercert.pem" - 1);
+  if (n + sizeof SERVERCERT_SECOND > SNI_PATH_MAX) return 0;
+  memcpy(out, path, n);
+  memcpy(out + n, SERVERCERT_SECOND, sizeof SERVERCERT_SECOND);
+  return 1;
+}
+
 /* admin- or peer-supplied text for a terminal or a log: printable ASCII */
 void printable(stralloc *out, const char *s)
 {
