@@ -31,7 +31,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
 	qmail-sni/frontends.o qmail-sni/check_outputs.o \
 	qmail-sni/cmd_tlswrapper.o qmail-sni/cmd_stunnel.o qmail-sni/cmd_s6.o \
-	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
+	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/held.o qmail-sni/probe.o qmail-sni/verify.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 

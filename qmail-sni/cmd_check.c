@@ -40,7 +40,16 @@ static void cat_num(stralloc *sa, long n)
   if (!stralloc_catb(sa, num, fmt_long(num, n))) die_nomem();
 }
 
-static void prometheus(struct qsni *q, struct tree *t, const char *file)
+/* a label value: quotes and backslashes escaped */
+static void cat_label(stralloc *sa, const char *key, const char *value)
+{
+  if (!stralloc_cats(sa, key) || !stralloc_cats(sa, "=\"")) die_nomem();
+  for (; *value; ++value)
+    if (((*value == '"' || *value == '\\') && !stralloc_append(sa, "\\")) || !stralloc_append(sa, value)) die_nomem();
+  if (!stralloc_append(sa, "\"")) die_nomem();
+}
+
+static void prometheus(struct qsni *q, struct tree *t, const char *file, const stralloc *listened)
 {
   stralloc out = {0};
   const char *step, *base;
@@ -60,6 +69,7 @@ static void prometheus(struct qsni *q, struct tree *t, const char *file)
     cat_num(&out, not_after);
     if (!stralloc_cats(&out, "\n")) die_nomem();
   }
+  if (listened->len && !stralloc_cat(&out, listened)) die_nomem();
   if (!stralloc_cats(&out, "# HELP qmail_sni_check_problems Problems found by qmail-sni check.\n"
                            "# TYPE qmail_sni_check_problems gauge\nqmail_sni_check_problems ")) die_nomem();
   cat_num(&out, (long)problems);
@@ -207,8 +217,106 @@ static void check_pair(struct cert *c, const char *name, unsigned long warn)
   stralloc_free(&only);
 }
 
+/* what each listener of verify serves, against the tree */
+struct heard {
+  stralloc served, expiry, up; /* the metrics, by family */
+  const struct listener *down; /* the last listener said unreachable */
+  unsigned long unreachable;
+};
+
+static void metric(stralloc *sa, const char *family, const struct listener *l, const char *name,
+                   const char *client, long value)
+{
+  if (!stralloc_cats(sa, family) || !stralloc_cats(sa, "{")) die_nomem();
+  cat_label(sa, "listener", l->spec);
+  if (name) {
+    if (!stralloc_cats(sa, ",")) die_nomem();
+    cat_label(sa, "name", name);
+    if (!stralloc_cats(sa, ",")) die_nomem();
+    cat_label(sa, "client", client);
+  }
+  if (!stralloc_cats(sa, "} ")) die_nomem();
+  cat_num(sa, value);
+  if (!stralloc_cats(sa, "\n")) die_nomem();
+}
+
+static void heard(const struct listener *l, const char *pattern, int rsa_only, struct served *s, void *arg)
+{
+  struct heard *h = arg;
+  stralloc got = {0}, want = {0};
+  const char *name = pattern ? pattern : "(no sni)", *client = !s->pair ? "any" : rsa_only ? "rsa" : "ecdsa";
+  long not_after;
+  if (s->state == SERVED_DOWN) {
+    if (h->down != l) {
+      note(l->spec, 0, s->why);
+      metric(&h->up, "qmail_sni_listener_up", l, 0, 0, 0);
+      ++h->unreachable;
+    }
+    h->down = l;
+    return;
+  }
+  if (!pattern) metric(&h->up, "qmail_sni_listener_up", l, 0, 0, 1);
+  metric(&h->served, "qmail_sni_listener_serves_expected", l, name, client, s->state == SERVED_OK);
+  if (s->got) {
+    x509_days_left(s->got, &not_after);
+    metric(&h->expiry, "qmail_sni_listener_cert_not_after_seconds", l, name, client, not_after);
+  }
+  if (s->state == SERVED_OK) return;
+  if (s->got) cert_brief(s->got, 0, &got);
+  else if (!stralloc_copys(&got, "nothing (") || !stralloc_cats(&got, s->why) || !stralloc_cats(&got, ")")
+           || !stralloc_0(&got)) die_nomem();
+  if (got.len && !got.s[got.len - 1]) --got.len;
+  if (!stralloc_cats(&got, s->want ? ", not " : ", and the tree has no usable certificate for it")) die_nomem();
+  if (s->want) {
+    cert_brief(s->want, 0, &want);
+    if (!stralloc_cat(&got, &want) || !stralloc_cats(&got, " from ") || !stralloc_cats(&got, s->path)
+        || !stralloc_cats(&got, ": reload the server (qmail-sni sync), or see its configuration")) die_nomem();
+  }
+  if (!stralloc_0(&got)) die_nomem();
+  problem4(l->spec, name, rsa_only ? " (an RSA-only client)" : "", ": serves ", got.s);
+  stralloc_free(&got); stralloc_free(&want);
+}
+
+/* held certificates: each a note with its record; a problem when the
+ * certificate in service expires within warn days */
+struct waiting { struct tree *t; unsigned long warn; };
+
+static void waiting(struct qsni *q, const char *name, int kind, X509 *leaf, const char *dname, const char *hex,
+                    int status, unsigned long since, void *arg)
+{
+  struct waiting *w = arg;
+  struct cert *c = tree_find(w->t, name);
+  stralloc text = {0};
+  char when[32], num[FMT_LONG];
+  long left;
+  (void)q; (void)leaf;
+  if (c && c->kind != kind) c = c->second;
+  if (!stralloc_copys(&text, kind == 'r' ? "a new RSA key is held (" : "a new ECDSA key is held (")
+      || !stralloc_cats(&text, HELD_DIR ") until DNS publishes _25._tcp.") || !stralloc_cats(&text, dname)
+      || !stralloc_cats(&text, ". IN TLSA 3 1 1 ") || !stralloc_cats(&text, hex)) die_nomem();
+  if (status == DANE_MATCH) {
+    time_utc((long)since, when);
+    if (!stralloc_cats(&text, since ? ": DNS has shown it since " : ": DNS shows it now")
+        || (since && !stralloc_cats(&text, when))) die_nomem();
+  }
+  else if (!stralloc_cats(&text, status == DANE_UNANSWERED ? ": DNS did not answer"
+                          : status == DANE_NONE ? ": DNS publishes no record now, so the next sync puts it in service"
+                          : ": not published yet")) die_nomem();
+  if (!stralloc_0(&text)) die_nomem();
+  note("dane", name, text.s);
+  if (c && c->leaf && (left = x509_days_left(c->leaf, 0)) < (long)w->warn) {
+    num[fmt_long(num, left)] = 0;
+    problem4(name, "the certificate in service expires in ", num, " days, and its successor waits for DNS: ",
+             "publish its record (qmail-sni tlsa); a day before expiry it goes into service all the same");
+  }
+  stralloc_free(&text);
+}
+
 int cmd_check(struct qsni *q, int argc, char **argv)
 {
+  struct heard h = { {0}, {0}, {0}, 0, 0 };
+  struct waiting w;
+  stralloc owed = {0}, listened = {0};
   struct tree t;
   stralloc shown = {0};
   unsigned long warn = 21;
@@ -264,6 +372,14 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   check_defaults(q, &t, problem);
   check_outputs(q, &t, problem, note);
   unanswered = check_dane(q, problem, note);
+  w.t = &t; w.warn = warn;
+  held_each(q, waiting, &w);
+  listeners_each(q, &t, heard, &h);
+  unanswered += (int)h.unreachable;
+  verify_pending(q, &owed);
+  for (i = 0; i < owed.len; i += strlen(owed.s + i) + 1)
+    problem(owed.s + i, "owed a verify: a listener of verify did not serve its new certificate"
+            " after the reloads (qmail-sni sync asks again)", 0, 0);
   check_readers(q, &t);
   check_safety(q, &t, problem);
   a = reload_pending(q);
@@ -271,7 +387,21 @@ int cmd_check(struct qsni *q, int argc, char **argv)
     if (a & (int)j) problem(pending_name((int)j), "reload owed: the last one failed (qmail-sni sync retries it)", 0, 0);
   if (a & PENDING_OUTPUTS)
     problem("outputs", "owed since a deploy: dehydrated's exit_hook, certbot's --post-hook or qmail-sni sync writes them", 0, 0);
-  if (prom) prometheus(q, &t, prom);
+  if (prom) {
+    if (h.up.len && (!stralloc_cats(&listened, "# HELP qmail_sni_listener_up Whether a listener of verify answered.\n"
+                                    "# TYPE qmail_sni_listener_up gauge\n") || !stralloc_cat(&listened, &h.up))) die_nomem();
+    if (h.served.len && (!stralloc_cats(&listened, "# HELP qmail_sni_listener_serves_expected Whether a listener"
+                                        " serves a name the certificate the tree says (1) or another (0).\n"
+                                        "# TYPE qmail_sni_listener_serves_expected gauge\n")
+                         || !stralloc_cat(&listened, &h.served))) die_nomem();
+    if (h.expiry.len && (!stralloc_cats(&listened, "# HELP qmail_sni_listener_cert_not_after_seconds notAfter of"
+                                        " the certificate a listener serves a name, Unix time.\n"
+                                        "# TYPE qmail_sni_listener_cert_not_after_seconds gauge\n")
+                         || !stralloc_cat(&listened, &h.expiry))) die_nomem();
+    prometheus(q, &t, prom, &listened);
+  }
+  stralloc_free(&h.served); stralloc_free(&h.expiry); stralloc_free(&h.up);
+  stralloc_free(&owed); stralloc_free(&listened);
   tree_free(&t);
   if (!problems && !unanswered) {
     char nc[FMT_ULONG], nn[FMT_ULONG];

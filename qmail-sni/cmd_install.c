@@ -209,21 +209,17 @@ static void readers_can(struct qsni *q, const char *name, uid_t uid, gid_t gid)
       ": set owner or group to the server's user or group, or fix readers");
 }
 
-/* INSTALL_UNCHANGED when INSTALL_IF_CHANGED finds the same bytes in
- * place, else INSTALL_DONE */
+/* key and chain files checked and made one servercert.pem, then
+ * installed: INSTALL_UNCHANGED when INSTALL_IF_CHANGED finds the same
+ * bytes in place, INSTALL_HELD, or INSTALL_DONE */
 int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
                  const char *chainfile, int flags)
 {
-  char name[SNI_NAME_MAX + 1], when[32], num[FMT_ULONG];
-  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, old = {0}, oldsans = {0}, detail = {0};
-  stralloc moved = {0}, where = {0}, other = {0}, otherpem = {0}, othersans = {0};
+  char name[SNI_NAME_MAX + 1], when[32];
+  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, detail = {0};
   X509 *leaf;
-  const char *why, *rwhy, *slot;
-  struct stat st;
-  uid_t uid;
-  gid_t gid;
-  int namefd, kind, pair, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
-  size_t i, n = 0;
+  const char *why;
+  int r;
 
   if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
     printable(&shown, name_in);
@@ -258,17 +254,36 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   /* served, as by every server: a client with the right time takes it */
   if (x509_not_yet_valid(leaf, when))
     carp("warning: ", name, ": the certificate is not valid until ", when, " by this host's clock: is the clock right?");
+  r = install_pem(q, name, &pem, leaf, flags);
+  X509_free(leaf);
+  stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&detail);
+  return r;
+}
 
+/* a checked servercert.pem text, of leaf, into servercerts/name (a
+ * canonical pattern): as install_cert */
+int install_pem(struct qsni *q, const char *name, const stralloc *pem, X509 *leaf, int flags)
+{
+  char when[32], num[FMT_ULONG];
+  stralloc sans = {0}, old = {0}, oldsans = {0};
+  stralloc moved = {0}, where = {0}, other = {0}, otherpem = {0}, othersans = {0};
+  const char *why = "", *rwhy, *slot;
+  struct stat st;
+  uid_t uid;
+  gid_t gid;
+  int namefd, kind, pair, as_default = flags & (INSTALL_DEFAULT | INSTALL_DEFAULT_FOLLOWS);
+  size_t i, n = 0;
+
+  x509_sans(leaf, &sans);
   config_ids(&q->cf, &uid, &gid);
   readers_can(q, name, uid == (uid_t)-1 ? geteuid() : uid, gid == (gid_t)-1 ? getegid() : gid);
   tree_open(q, TREE_WRITE);
   namefd = name_dir(q, name, 1);
   kind = x509_kind(leaf);
   slot = slot_for(namefd, kind, &old, &moved);
-  if ((flags & INSTALL_IF_CHANGED) && old.len == pem.len && !memcmp(old.s, pem.s, pem.len)) {
+  if ((flags & INSTALL_IF_CHANGED) && old.len == pem->len && !memcmp(old.s, pem->s, pem->len)) {
     close(namefd);
-    X509_free(leaf);
-    stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&moved);
+    stralloc_free(&sans); stralloc_free(&old); stralloc_free(&moved);
     return INSTALL_UNCHANGED;
   }
   pem_sans(&old, &oldsans);
@@ -287,10 +302,17 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
       as_default = default_follows(q, "servercert.pem", &otherpem, &sans);
     why = "renewed, as the default came from it";
   }
+  /* a new key DNS does not publish yet waits, and what serves now stays */
+  if (dane_hold(q, name, leaf, pem, &sans, as_default, &old)) {
+    close(namefd);
+    stralloc_free(&sans); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&moved);
+    stralloc_free(&otherpem);
+    return INSTALL_HELD;
+  }
   if (!stralloc_copys(&where, q->servercerts) || !stralloc_cats(&where, "/") || !stralloc_cats(&where, name)
       || !stralloc_0(&where)) die_nomem();
   tmp_sweep(namefd);
-  slot_write(q, namefd, where.s, slot, &moved, &pem, uid, gid);
+  slot_write(q, namefd, where.s, slot, &moved, pem, uid, gid);
   /* the other of a pair (a displaced one now there) keeps the names only it covers */
   if (!stralloc_copy(&other, &sans)) die_nomem();
   if (read_at(namefd, strcmp(slot, "servercert.pem") ? "servercert.pem" : SERVERCERT_SECOND,
@@ -304,8 +326,8 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
   links_dropped(q, name, &oldsans, &other);
   /* the default is the name's, whole: both of a pair, or one */
   if (as_default) {
-    if (!strcmp(slot, "servercert.pem")) default_write(q, &pem, &otherpem, uid, gid);
-    else default_write(q, &otherpem, &pem, uid, gid);
+    if (!strcmp(slot, "servercert.pem")) default_write(q, pem, &otherpem, uid, gid);
+    else default_write(q, &otherpem, pem, uid, gid);
   }
   for (i = 0; i < sans.len; i += strlen(sans.s + i) + 1) ++n;
   num[fmt_ulong(num, (unsigned long)n)] = 0;
@@ -316,8 +338,8 @@ int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
       " (", num, n == 1 ? " name" : " names", ", expires ", when, !pair ? ")" : kind == 'r'
       ? "; beside its ECDSA certificate)" : "; beside its RSA certificate)");
   if (as_default) say("default: ", q->defaultpem, " is ", name, pair ? "'s certificates (" : "'s certificate (", why, ")");
-  X509_free(leaf);
-  stralloc_free(&sans); stralloc_free(&pem); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&detail);
+  verify_owed(q, name);
+  stralloc_free(&sans); stralloc_free(&old); stralloc_free(&oldsans);
   stralloc_free(&moved); stralloc_free(&where);
   stralloc_free(&other); stralloc_free(&otherpem); stralloc_free(&othersans);
   return INSTALL_DONE;

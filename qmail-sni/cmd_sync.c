@@ -179,8 +179,24 @@ void outputs_owed(struct qsni *q)
   if (!(owed & PENDING_OUTPUTS)) pending_save(q, owed | PENDING_OUTPUTS);
 }
 
-/* write the outputs, run the reloads they and earlier failures call
- * for; dry, say what would be done and do nothing */
+/* verify's one more reload: every server with an output and a reload
+ * command; how many failed */
+static int reload_again(struct qsni *q)
+{
+  size_t i;
+  int failed = 0;
+  for (i = 0; i < NSERVERS; ++i) {
+    const char *cmd = reload_command(&q->cf, servers[i].flag);
+    if (!output_set(&q->cf, servers[i].flag) || !*cmd) continue;
+    if (reload(servers[i].name, servers[i].setting, cmd)) ++failed;
+    else say(servers[i].name, ": reloaded once more, as a listener kept the old certificate");
+  }
+  return failed;
+}
+
+/* put held certificates in service if they may go, write the outputs,
+ * run the reloads they and earlier failures call for, then ask the
+ * listeners of verify; dry, say what would be done and do nothing */
 int sync_outputs(struct qsni *q, int dry)
 {
   int dirty, owed, failed = 0;
@@ -190,6 +206,7 @@ int sync_outputs(struct qsni *q, int dry)
     tree_open(q, TREE_WRITE);
     tmp_sweep(q->certs);
     links_dangling(q);
+    held_run(q);
     default_apply(q);
   }
   owed = reload_pending(q);
@@ -203,6 +220,7 @@ int sync_outputs(struct qsni *q, int dry)
     else say(servers[i].name, ": reloaded", dirty & f ? "" : " (owed since a reload failed)");
   }
   if (!dry && failed != owed) pending_save(q, failed);
+  if (!dry && verify_run(q, reload_again)) return EXIT_TEMP;
   return failed ? EXIT_TEMP : 0;
 }
 

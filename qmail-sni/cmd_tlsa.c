@@ -2,7 +2,8 @@
  * what the tree serves each name on port 25, one per key it serves
  * (both of a pair): "_25._tcp.NAME. IN TLSA 3 1 1 HEX", DANE-EE over
  * the SHA-256 of the certificate's public key, which outlives a renewal
- * that keeps its key. NAME... default: every exact name served. */
+ * that keeps its key; then a line for each key held until DNS shows it.
+ * NAME... default: every exact name served. */
 #include <string.h>
 #include <buffer.h>
 #include <errmsg.h>
@@ -14,31 +15,24 @@
 /* the "3 1 1" data of file's certificate, if the server would serve it */
 static int spki_sha256(const char *file, int check_dates, char hex[65])
 {
-  static const char digits[] = "0123456789abcdef";
-  unsigned char *der = 0, md[32];
-  unsigned int n = 0, i;
   EVP_PKEY *key;
   X509 *leaf;
   STACK_OF(X509) *chain;
   const char *why;
-  int len, ok;
+  int ok;
   if (!servercert_read(file, &key, &leaf, &chain, &why)) return 0;
-  ok = !servercert_problem(key, leaf, check_dates)
-       && (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der)) > 0
-       && EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), 0) && n == sizeof md;
-  for (i = 0; ok && i < n; ++i) { hex[2 * i] = digits[md[i] >> 4]; hex[2 * i + 1] = digits[md[i] & 15]; }
-  hex[64] = 0;
-  OPENSSL_free(der);
+  ok = !servercert_problem(key, leaf, check_dates) && x509_spki_hex(leaf, hex);
   EVP_PKEY_free(key); X509_free(leaf); sk_X509_pop_free(chain, X509_free);
   return ok;
 }
 
-static void record(const char *name, const char *hex)
+static void record(const char *name, const char *hex, const char *comment)
 {
   buffer_puts(buffer_1, "_25._tcp.");
   buffer_puts(buffer_1, name);
   buffer_puts(buffer_1, ". IN TLSA 3 1 1 ");
   buffer_puts(buffer_1, hex);
+  buffer_puts(buffer_1, comment);
   buffer_puts(buffer_1, "\n");
 }
 
@@ -62,11 +56,24 @@ static int tlsa_one(struct qsni *q, const char *name)
 {
   char keys[2][65];
   int i, n = served_keys(q, name, keys);
-  for (i = 0; i < n; ++i) record(name, keys[i]);
+  for (i = 0; i < n; ++i) record(name, keys[i], "");
   return n;
 }
 
-struct names { struct qsni *q; int missing; };
+struct names { struct qsni *q; int missing, argc; char **argv; };
+
+/* a held key's record, for the names asked (all, if none) */
+static void tlsa_held(struct qsni *q, const char *name, int kind, X509 *leaf, const char *dname, const char *hex,
+                      int status, unsigned long since, void *arg)
+{
+  struct names *s = arg;
+  char canon[SNI_NAME_MAX + 1];
+  int a;
+  (void)q; (void)name; (void)kind; (void)leaf; (void)status; (void)since;
+  for (a = 1; a < s->argc; ++a)
+    if (sni_name_canon(canon, s->argv[a], strlen(s->argv[a])) == SNI_OK && !strcmp(canon, dname)) break;
+  if (s->argc == 1 || a < s->argc) record(dname, hex, " ; held: goes into service once DNS shows it (dane_wait)");
+}
 
 static void tlsa_served(struct cert *c, const char *name, void *arg)
 {
@@ -82,7 +89,7 @@ int cmd_tlsa(struct qsni *q, int argc, char **argv)
   struct names s;
   struct tree t;
   int a;
-  s.q = q; s.missing = 0;
+  s.q = q; s.missing = 0; s.argc = argc; s.argv = argv;
   for (a = 1; a < argc; ++a) {
     if (sni_name_canon(name, argv[a], strlen(argv[a])) != SNI_OK) {
       printable(&shown, argv[a]);
@@ -95,6 +102,7 @@ int cmd_tlsa(struct qsni *q, int argc, char **argv)
     each_name(&t, 0, tlsa_served, &s);
     tree_free(&t);
   }
+  held_each(q, tlsa_held, &s);
   buffer_flush(buffer_1);
   return s.missing ? EXIT_PERM : 0;
 }

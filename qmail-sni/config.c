@@ -23,6 +23,10 @@ void config_defaults(struct config *cf)
   cf->qmaildir = "";
   cf->readers = "qmaild";
   cf->dane = "";
+  /* a day: resolvers keep a TLSA set for its TTL (commonly an hour,
+   * capped at a day by Unbound) and a secondary may lag by its SOA
+   * refresh; renewals come 30 days early, so the wait costs nothing */
+  cf->dane_wait = 86400;
   cf->hook_chain = "";
   cf->dovecot_config = "";
   cf->postfix_config = "";
@@ -39,6 +43,7 @@ void config_defaults(struct config *cf)
   cf->stunnel_conf = "";
   cf->stunnel_services = "";
   cf->s6_dir = "";
+  cf->verify = "";
   /* tlswrapper and s6-tlsd read the files at each connection */
   cf->tlswrapper_reload = "";
   cf->stunnel_reload = "";
@@ -136,6 +141,11 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   else if (!strcmp(key, "group")) cf->group = v;
   else if (!strcmp(key, "readers")) cf->readers = v;
   else if (!strcmp(key, "dane")) cf->dane = v;
+  else if (!strcmp(key, "dane_wait")) {
+    unsigned long n;
+    if (!*v || v[scan_ulong(v, &n)] || n > 90UL * 86400) return "dane_wait is a number of seconds, 90 days at most";
+    cf->dane_wait = n;
+  }
   else if (!strcmp(key, "hook_chain")) cf->hook_chain = v;
   else if (!strcmp(key, "dovecot_config")) cf->dovecot_config = v;
   else if (!strcmp(key, "postfix_config")) cf->postfix_config = v;
@@ -175,6 +185,16 @@ const char *config_setting(struct config *cf, const char *setting, const char **
     cf->stunnel_services = v;
   }
   else if (!strcmp(key, "s6_dir")) cf->s6_dir = v;
+  else if (!strcmp(key, "verify")) {
+    stralloc one = {0};
+    struct listener l;
+    const char *s, *why = 0;
+    size_t at = 0;
+    while (!why && (s = readers_next(v, &at, &one))) why = listener_parse(&l, s);
+    stralloc_free(&one);
+    if (why) return why;
+    cf->verify = v;
+  }
   else if (!strcmp(key, "tlswrapper_reload")) cf->tlswrapper_reload = v;
   else if (!strcmp(key, "stunnel_reload")) cf->stunnel_reload = v;
   else if (!strcmp(key, "s6_reload")) cf->s6_reload = v;

@@ -13,9 +13,9 @@
 #define TLSA_TYPE 52
 
 /* the 3 1 1 records at _25._tcp.name into hex (65 bytes each, at most
- * max): their number, -1 if DNS says there are none, -2 if it did not
- * answer (*why) */
-static int published(const char *name, char hex[][65], int max, const char **why)
+ * max), *ttl the least TTL among them: their number, -1 if DNS says
+ * there are none, -2 if it did not answer (*why) */
+static int published(const char *name, char hex[][65], int max, unsigned long *ttl, const char **why)
 {
   static const char digits[] = "0123456789abcdef";
   unsigned char answer[8192];
@@ -39,10 +39,21 @@ static int published(const char *name, char hex[][65], int max, const char **why
     if (ns_rr_type(rr) != TLSA_TYPE || ns_rr_rdlen(rr) != 3 + 32) continue;
     d = ns_rr_rdata(rr);
     if (d[0] != 3 || d[1] != 1 || d[2] != 1) continue;
+    if (!n || ns_rr_ttl(rr) < *ttl) *ttl = ns_rr_ttl(rr);
     for (j = 0; j < 32; ++j) { hex[n][2 * j] = digits[d[3 + j] >> 4]; hex[n][2 * j + 1] = digits[d[3 + j] & 15]; }
     hex[n++][64] = 0;
   }
   return n ? n : -1;
+}
+
+int dane_status(const char *name, const char *hex, unsigned long *ttl, const char **why)
+{
+  char pub[16][65];
+  int p = published(name, pub, 16, ttl, why), i;
+  if (p == -2) return DANE_UNANSWERED;
+  if (p == -1) return DANE_NONE;
+  for (i = 0; i < p; ++i) if (!strcmp(pub[i], hex)) return DANE_MATCH;
+  return DANE_OTHER;
 }
 
 int check_dane(struct qsni *q, problemfn problem, notefn note)
@@ -50,12 +61,13 @@ int check_dane(struct qsni *q, problemfn problem, notefn note)
   char name[SNI_NAME_MAX + 1], keys[2][65], pub[16][65];
   stralloc one = {0};
   const char *s, *why;
+  unsigned long ttl;
   size_t at = 0;
   int unanswered = 0, k, n, p, i;
   while ((s = readers_next(q->cf.dane, &at, &one))) {
     if (sni_name_canon(name, s, strlen(s)) != SNI_OK) { problem("dane", "not a host name: ", s, 0); continue; }
     if (!(n = served_keys(q, name, keys))) { problem(name, "no usable certificate is served for it (setting dane)", 0, 0); continue; }
-    p = published(name, pub, 16, &why);
+    p = published(name, pub, 16, &ttl, &why);
     if (p == -2) { note("dane", name, why); ++unanswered; continue; }
     if (p == -1) { problem(name, "DNS publishes no TLSA 3 1 1 record at _25._tcp.", name, " (setting dane): qmail-sni tlsa prints what to publish"); continue; }
     for (k = 0; k < n; ++k) {

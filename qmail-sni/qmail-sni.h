@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <stralloc.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "tls_sni.h"
@@ -34,6 +35,7 @@ struct config {
   const char *qmaildir;       /* when neither -d nor $QMAILDIR says */
   const char *readers;        /* users the servers run as, who must read the files */
   const char *dane;           /* names whose port-25 TLSA records DNS publishes */
+  unsigned long dane_wait;    /* seconds a new key's record is seen before use */
   const char *hook_chain;     /* another dehydrated hook, run first */
   const char *dovecot_config; /* doveconf -c, for check; "": its default */
   const char *postfix_config; /* postconf -c, for check; "": its default */
@@ -51,6 +53,7 @@ struct config {
   const char *stunnel_conf;   /* stunnel SNI sections, in an include = directory */
   const char *stunnel_services; /* SERVICE:HOST:PORT ...: each section's connect */
   const char *s6_dir;         /* s6-envdir of KEYFILE:name, CERTFILE:name */
+  const char *verify;         /* KIND:HOST:PORT ...: listeners asked after reloads */
   const char *tlswrapper_reload, *stunnel_reload, *s6_reload;
   char *keep[64];             /* copies of the settings, for the values */
   size_t kept;
@@ -180,6 +183,7 @@ int x509_key_nid(X509 *x);
 int pem_kind(const stralloc *pem);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
+int x509_spki_hex(X509 *x, char hex[65]);
 void x509_issuer(X509 *x, stralloc *out);
 void x509_cn(X509 *x, stralloc *out);
 
@@ -220,6 +224,52 @@ void check_outputs(struct qsni *q, struct tree *t, problemfn problem, notefn not
 /* cmd_tlsa.c and dane.c: DANE (RFC 7672) */
 int served_keys(struct qsni *q, const char *name, char keys[2][65]);
 int check_dane(struct qsni *q, problemfn problem, notefn note);
+/* what DNS says of the key hex at _25._tcp.name; *ttl the records' */
+#define DANE_MATCH 1      /* a 3 1 1 record matches it */
+#define DANE_OTHER 0      /* 3 1 1 records, none of them its */
+#define DANE_NONE -1      /* no 3 1 1 record: DANE senders pin no key */
+#define DANE_UNANSWERED -2 /* DNS did not answer: *why */
+int dane_status(const char *name, const char *hex, unsigned long *ttl, const char **why);
+
+/* held.c: renewals held until DNS publishes their key */
+#define HELD_DIR ".qmail-sni.held" /* in servercerts/, root's alone */
+int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem, const stralloc *sans,
+              int as_default, const stralloc *old);
+int held_run(struct qsni *q);
+typedef void (*heldfn)(struct qsni *q, const char *name, int kind, X509 *leaf, const char *dname,
+                       const char *hex, int status, unsigned long since, void *arg);
+void held_each(struct qsni *q, heldfn fn, void *arg);
+
+/* probe.c: what a listener serves a name, against what the tree says */
+#define PROBE_LABEL "qmail-sni-probe" /* stands in for a wildcard's label */
+struct listener { char spec[320], host[256], port[8]; const char *proto; /* STARTTLS, or "" */ };
+#define SERVED_OK 1     /* the certificate the tree says */
+#define SERVED_OTHER 0  /* another, or none */
+#define SERVED_DOWN -1  /* nothing reached to compare */
+struct served {
+  int state;
+  X509 *got, *want;          /* served, and the tree's (0: none) */
+  char path[SNI_PATH_MAX];   /* the tree's file */
+  const char *why;           /* why nothing was served */
+  int pair;                  /* the name has a pair */
+};
+SSL_CTX *probe_ctx(int rsa_only);
+const char *hostport_parse(struct listener *l, const char *hp);
+const char *listener_parse(struct listener *l, const char *spec);
+int probe_name(char out[SNI_NAME_MAX + 1], const char *pattern);
+int probe_served(struct qsni *q, SSL_CTX *ctx, const struct listener *l, const char *sni, int rsa_only,
+                 struct served *s);
+void served_free(struct served *s);
+void cert_brief(X509 *x, int sans, stralloc *out);
+
+/* verify.c: renewed names asked of the verify setting's listeners */
+#define VERIFY_FILE ".qmail-sni.verify" /* in servercerts/: names owed a verify */
+void verify_owed(struct qsni *q, const char *name);
+int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q));
+int verify_listeners(struct qsni *q, struct listener **l);
+int verify_pending(struct qsni *q, stralloc *names);
+typedef void (*servedfn)(const struct listener *l, const char *pattern, int rsa_only, struct served *s, void *arg);
+void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg);
 
 /* outputs.c: Dovecot and Postfix text from the tree */
 void dovecot_render(struct tree *t, const char *syntax, stralloc *out);
@@ -256,6 +306,7 @@ void say_(const char *s, ...);
 void die_nomem(void);
 void usage_error(const char *what, const char *why, const char *arg);
 void str0(stralloc *sa, const char *s);
+void time_utc(long t, char out[32]);
 int pair_path(char out[SNI_PATH_MAX], const char *path);
 void printable(stralloc *out, const char *s);
 int run_command(const char *cmd);
@@ -273,6 +324,7 @@ int sans_equal(const stralloc *a, const stralloc *b);
 #define INSTALL_DEFAULT_ME 8      /* the default if it covers control/me and the default does not */
 #define INSTALL_DONE 1
 #define INSTALL_UNCHANGED 0
+#define INSTALL_HELD 2            /* kept until DNS publishes its key (held.c) */
 int sync_outputs(struct qsni *q, int dry);
 #define PENDING_DOVECOT 1
 #define PENDING_POSTFIX 2
@@ -331,6 +383,7 @@ int chain_judge_certs(STACK_OF(X509) *certs, stralloc *detail);
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int flags);
+int install_pem(struct qsni *q, const char *name, const stralloc *pem, X509 *leaf, int flags);
 int links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
 void links_dangling(struct qsni *q);
 /* default.c: control/servercert.pem, chosen */

@@ -104,6 +104,7 @@ static void migrate(struct qsni *q, const struct dirids *ids)
   not_ours(q, CACHE_FILE, 1, &gone);
   not_ours(q, LOCK_FILE, 0, &gone);
   not_ours(q, PENDING_FILE, 0, &gone);
+  not_ours(q, VERIFY_FILE, 0, &gone);
   if (gone.len && !stralloc_cats(&gone, ", which the owner could have written")) die_nomem();
   if (!stralloc_0(&gone)) die_nomem();
   num[fmt_ulong(num, (unsigned long)n)] = 0;

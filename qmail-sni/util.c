@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <buffer.h>
 #include <string.h>
@@ -28,6 +29,14 @@ void say_(const char *s, ...)
   for (; s; s = va_arg(ap, const char *)) buffer_puts(buffer_1, s);
   va_end(ap);
   buffer_putnlflush(buffer_1);
+}
+
+/* a Unix time as "2026-12-02 03:00 UTC" */
+void time_utc(long t, char out[32])
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm)) strcpy(out, "an unknown time");
 }
 
 void str0(stralloc *sa, const char *s)

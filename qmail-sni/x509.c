@@ -188,6 +188,22 @@ int x509_fingerprint(X509 *x, char out[97])
   return 1;
 }
 
+/* DANE's "3 1 1" data (RFC 7671): the SHA-256 of the certificate's
+ * public key, in lowercase hex; 1 if done */
+int x509_spki_hex(X509 *x, char hex[65])
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char *der = 0, md[32];
+  unsigned int n = 0, i;
+  int len, ok;
+  ok = (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) > 0
+       && EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), 0) && n == sizeof md;
+  for (i = 0; ok && i < n; ++i) { hex[2 * i] = digits[md[i] >> 4]; hex[2 * i + 1] = digits[md[i] & 15]; }
+  hex[ok ? 64 : 0] = 0;
+  OPENSSL_free(der);
+  return ok;
+}
+
 static void name_line(X509_NAME *n, stralloc *out)
 {
   char buf[512];

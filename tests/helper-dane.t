@@ -20,20 +20,7 @@ base -q install --default mail.host.test "$T/d.key" "$T/d.pem" 2>/dev/null
 for c in r:mx.a.test e:mx.a.test b:mx.b.test; do base -q install "${c#*:}" "$T/${c%%:*}.key" "$T/${c%%:*}.pem" 2>/dev/null; done
 rsa=$(base tlsa mx.a.test | sed -n 1p | cut -d' ' -f7) ec=$(base tlsa mx.a.test | sed -n 2p | cut -d' ' -f7)
 
-NS=qsnidane$$
-ip netns add "$NS" || bail "unable to add network namespace $NS"
-on_exit "ip netns pids $NS 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del $NS 2>/dev/null"
-ip -n "$NS" link set lo up
-echo "nameserver 127.0.0.1" > "$T/resolv.conf"
-inns() { ip netns exec "$NS" unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" "$@"; }
-# dns RR...: dnsmasq answering .test alone with these TLSA records
-dns() {
-  local r args=()
-  [ -s "$T/dnsmasq.pid" ] && kill "$(cat "$T/dnsmasq.pid")" 2>/dev/null && sleep 0.3
-  for r; do args+=("--dns-rr=$r"); done
-  inns dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \
-    --user=nobody --group=nogroup --pid-file="$T/dnsmasq.pid" --local=/test/ "${args[@]}" || bail "dnsmasq did not start"
-}
+dns_netns
 check() { inns "$QMAIL_SNI" -d "$Q" -s owner= -s group= -s readers= -s "dane=mx.a.test mx.b.test" check 2>&1; }
 
 dns "_25._tcp.mx.a.test,52,030101$rsa" "_25._tcp.mx.b.test,52,030101$(printf '00%.0s' $(seq 32))"

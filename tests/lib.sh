@@ -545,3 +545,24 @@ matrix_table() {
   done <<< "$MATRIX_RULE"
   diag "@rsa: a client limited to RSA; * a difference the README documents; ! a disagreement"
 }
+
+# dns_netns: a network namespace of the test's own, its DNS dnsmasq on
+# 127.0.0.1 alone, and inns CMD... to run there with a resolv.conf of
+# the test's bind-mounted (nothing written under /etc); dns RR... starts
+# dnsmasq anew, answering .test with these --dns-rr records
+dns_netns() {
+  NS=qsnidns$$
+  ip netns add "$NS" || bail "unable to add network namespace $NS"
+  on_exit "ip netns pids $NS 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del $NS 2>/dev/null"
+  ip -n "$NS" link set lo up
+  echo "nameserver 127.0.0.1" > "$T/resolv.conf"
+}
+inns() { ip netns exec "$NS" unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" "$@"; }
+dns() {
+  local r args=()
+  [ -s "$T/dnsmasq.pid" ] && kill "$(cat "$T/dnsmasq.pid")" 2>/dev/null && sleep 0.3
+  for r; do args+=("--dns-rr=$r"); done
+  inns dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \
+    --user=nobody --group=nogroup --pid-file="$T/dnsmasq.pid" --local=/test/ ${DNS_TTL:+--local-ttl=$DNS_TTL} \
+    "${args[@]}" || bail "dnsmasq did not start"
+}

@@ -1,0 +1,209 @@
+/* verify.c: copying files is not deploying them. After a run's
+ * reloads, each name installed since the last verify is asked of every
+ * listener of the verify setting, as each client kind. A listener that
+ * serves something else is given a while (a reload takes a moment),
+ * one more reload, then a warning; the name stays owed, in
+ * servercerts/.qmail-sni.verify, until every listener serves it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <buffer.h>
+#include <errmsg.h>
+
+#include "qmail-sni.h"
+
+#define VERIFY_POLL 10  /* seconds a listener has to serve a new file after a reload */
+#define VERIFY_MAX (1024 * 1024)
+
+/* the verify setting, parsed: how many, into *l (freed by the caller) */
+int verify_listeners(struct qsni *q, struct listener **l)
+{
+  stralloc one = {0};
+  const char *s;
+  size_t at = 0;
+  int n = 0;
+  *l = 0;
+  while ((s = readers_next(q->cf.verify, &at, &one))) {
+    if (!(*l = realloc(*l, (size_t)(n + 1) * sizeof **l))) die_nomem();
+    if (listener_parse(&(*l)[n], s)) continue; /* config.c refused it already */
+    ++n;
+  }
+  stralloc_free(&one);
+  return n;
+}
+
+/* the names owed a verify, \0 after each: how many */
+int verify_pending(struct qsni *q, stralloc *names)
+{
+  const char *why;
+  size_t i;
+  int n = 0;
+  if (!stralloc_copys(names, "")) die_nomem();
+  tree_open(q, TREE_READ);
+  if (q->certs == -1) return 0;
+  if (read_at(q->certs, VERIFY_FILE, READ_OURS, names, VERIFY_MAX, &why) == -1) {
+    carp("warning: ", q->servercerts, "/" VERIFY_FILE " ignored: ", why);
+    names->len = 0;
+  }
+  for (i = 0; i < names->len; ++i)
+    if (names->s[i] == '\n') { names->s[i] = 0; ++n; }
+  if (names->len && names->s[names->len - 1]) { if (!stralloc_0(names)) die_nomem(); ++n; }
+  return n;
+}
+
+static void owed_save(struct qsni *q, const stralloc *names)
+{
+  stralloc text = {0};
+  const char *step;
+  size_t i;
+  if (!names->len) {
+    if (unlinkat(q->certs, VERIFY_FILE, 0) == -1 && errno != ENOENT)
+      carpsys("warning: unable to remove ", q->servercerts, "/" VERIFY_FILE);
+    return;
+  }
+  if (!stralloc_copy(&text, names)) die_nomem();
+  for (i = 0; i < text.len; ++i) if (!text.s[i]) text.s[i] = '\n';
+  if (atomic_write(q->certs, VERIFY_FILE, text.s, text.len, 0600, (uid_t)-1, (gid_t)-1, &step) == -1)
+    carpsys("warning: unable to ", step, " ", q->servercerts, "/" VERIFY_FILE, ": a verify may be missed");
+  stralloc_free(&text);
+}
+
+static int listed(const stralloc *names, const char *name)
+{
+  size_t i;
+  for (i = 0; i < names->len; i += strlen(names->s + i) + 1)
+    if (!strcmp(names->s + i, name)) return 1;
+  return 0;
+}
+
+void verify_owed(struct qsni *q, const char *name)
+{
+  stralloc names = {0};
+  if (!*q->cf.verify) return;
+  verify_pending(q, &names);
+  if (!listed(&names, name)) {
+    if (!stralloc_cats(&names, name) || !stralloc_0(&names)) die_nomem();
+    owed_save(q, &names);
+  }
+  stralloc_free(&names);
+}
+
+/* what listener l serves name, as both client kinds of a pair: the
+ * worst state, and in said what is served instead */
+static int name_served(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern, stralloc *said)
+{
+  char name[SNI_NAME_MAX + 1];
+  stralloc brief = {0};
+  struct served s;
+  int rsa_only, state = SERVED_OK;
+  said->len = 0;
+  if (!probe_name(name, pattern)) return SERVED_OK;
+  for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
+    int st = probe_served(q, ctx[rsa_only], l, name, rsa_only, &s);
+    if (st != SERVED_OK) {
+      if (st == SERVED_DOWN) { if (!stralloc_copys(said, s.why)) die_nomem(); }
+      else if (s.got) {
+        cert_brief(s.got, 0, &brief);
+        if (!stralloc_copys(said, "serves ") || !stralloc_cat(said, &brief)) die_nomem();
+      }
+      else if (!stralloc_copys(said, "serves nothing: ") || !stralloc_cats(said, s.why)) die_nomem();
+      if (rsa_only && !stralloc_cats(said, " to an RSA-only client")) die_nomem();
+      if (st < state) state = st;
+    }
+    served_free(&s);
+    if (!s.pair || state != SERVED_OK) break;
+  }
+  if (!stralloc_0(said)) die_nomem();
+  stralloc_free(&brief);
+  return state;
+}
+
+/* poll every (name, listener) not yet served for VERIFY_POLL seconds */
+static int poll(struct qsni *q, SSL_CTX *ctx[2], struct listener *l, int nl, const stralloc *names,
+                int *state, stralloc *said)
+{
+  struct timespec tick = { 0, 500000000 };
+  time_t until = time(0) + VERIFY_POLL;
+  size_t i;
+  int j, k, left;
+  for (;;) {
+    left = 0;
+    for (i = 0, k = 0; i < names->len; i += strlen(names->s + i) + 1, ++k)
+      for (j = 0; j < nl; ++j)
+        if (state[k * nl + j] != SERVED_OK
+            && (state[k * nl + j] = name_served(q, ctx, &l[j], names->s + i, &said[k * nl + j])) != SERVED_OK) ++left;
+    if (!left || time(0) >= until) return left;
+    nanosleep(&tick, 0);
+  }
+}
+
+int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
+{
+  stralloc names = {0}, owed = {0}, ok = {0}, *said;
+  struct listener *l;
+  SSL_CTX *ctx[2];
+  size_t i;
+  int n = verify_pending(q, &names), nl, *state, j, k, left;
+
+  if (!n) return 0;
+  if (!(nl = verify_listeners(q, &l))) { owed_save(q, &owed); return 0; }
+  if (!(state = calloc((size_t)(n * nl), sizeof *state)) || !(said = calloc((size_t)(n * nl), sizeof *said))) die_nomem();
+  for (k = 0; k < n * nl; ++k) state[k] = SERVED_OTHER;
+  ctx[0] = probe_ctx(0);
+  ctx[1] = probe_ctx(1);
+  left = poll(q, ctx, l, nl, &names, state, said);
+  if (left && reload_again && reload_again(q) >= 0) left = poll(q, ctx, l, nl, &names, state, said);
+  for (i = 0, k = 0; i < names.len; i += strlen(names.s + i) + 1, ++k) {
+    const char *name = names.s + i;
+    int bad = 0;
+    if (!stralloc_copys(&ok, "")) die_nomem();
+    for (j = 0; j < nl; ++j)
+      if (state[k * nl + j] == SERVED_OK) { if (!stralloc_cats(&ok, " ") || !stralloc_cats(&ok, l[j].spec)) die_nomem(); }
+      else ++bad;
+    if (!stralloc_0(&ok)) die_nomem();
+    say(name, ": its new certificate is served by", ok.len > 1 ? ok.s : " no listener",
+        bad ? "" : " (every listener of verify)");
+    for (j = 0; bad && j < nl; ++j)
+      if (state[k * nl + j] != SERVED_OK)
+        carp("warning: ", name, ": ", l[j].spec, state[k * nl + j] == SERVED_DOWN ? " unreachable: " : " ",
+             said[k * nl + j].s, ", not the new certificate, after one more reload: owed until it does (qmail-sni check)");
+    if (bad && (!stralloc_cats(&owed, name) || !stralloc_0(&owed))) die_nomem();
+  }
+  owed_save(q, &owed);
+  for (k = 0; k < n * nl; ++k) stralloc_free(&said[k]);
+  free(said); free(state); free(l);
+  SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);
+  stralloc_free(&names); stralloc_free(&ok);
+  left = owed.len != 0;
+  stralloc_free(&owed);
+  return left;
+}
+
+/* fn for what each listener serves each name of the tree, and no SNI */
+void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg)
+{
+  char name[SNI_NAME_MAX + 1];
+  struct listener *l;
+  struct served s;
+  SSL_CTX *ctx[2];
+  size_t i;
+  int nl = verify_listeners(q, &l), j, rsa_only;
+  if (!nl) return;
+  ctx[0] = probe_ctx(0);
+  ctx[1] = probe_ctx(1);
+  for (j = 0; j < nl; ++j)
+    for (i = 0; i <= t->len; ++i) {
+      const char *pattern = i < t->len ? t->c[i].name : 0;
+      if (i < t->len && (t->c[i].is_default || !probe_name(name, pattern))) continue;
+      for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
+        probe_served(q, ctx[rsa_only], &l[j], pattern ? name : 0, rsa_only, &s);
+        fn(&l[j], pattern, rsa_only, &s, arg);
+        served_free(&s);
+        if (!s.pair || s.state == SERVED_DOWN) break;
+      }
+    }
+  SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);
+  free(l);
+}
