@@ -23,33 +23,8 @@ postfix_map = $P/etc/sni_map
 postfix_reload = echo postfix >> $T/reloads; postfix -c $P/etc reload
 CONF
 
-# pebble's own HTTPS certificate, from the test CA, for 127.0.0.1
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pb.key" \
-  -subj /CN=pebble -out "$T/pb.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$T/pb.ext"
-openssl x509 -req -in "$T/pb.csr" -CA "$T/ca/inter.pem" -CAkey "$T/ca/inter.key" -CAcreateserial \
-  -days 30 -extfile "$T/pb.ext" -out "$T/pb.crt" 2>/dev/null
-cat "$T/pb.crt" "$T/ca/inter.pem" > "$T/pb.full"
-A=$(free_port) M=$(free_port)
-cat > "$T/pebble.json" <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:$A", "managementListenAddress": "127.0.0.1:$M",
- "certificate": "$T/pb.full", "privateKey": "$T/pb.key", "httpPort": $(free_port), "tlsPort": $(free_port),
- "ocspResponderURL": "", "externalAccountBindingRequired": false}}
-JSON
-PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
-  background pebble -config "$T/pebble.json" -strict=false > "$T/pebble.log" 2>&1
-wait_port "$A"
-
 echo "mail.alpha.test smtp.alpha.test imap.alpha.test alpha.test" > "$T/dh/domains.txt"
-cat > "$T/dh/config" <<CONF
-CA="https://127.0.0.1:$A/dir"
-CHALLENGETYPE="http-01"
-BASEDIR="$T/dh"
-WELLKNOWN="$T/dh/wellknown"
-DOMAINS_TXT="$T/dh/domains.txt"
-HOOK="$QMAIL_SNI"
-CURL_OPTS="--cacert $T/ca/root.pem"
-CONF
+start_pebble "$T/dh"
 dehydrated -f "$T/dh/config" --register --accept-terms > "$T/dh/register.log" 2>&1
 ok $? "dehydrated registers with pebble"
 

@@ -566,3 +566,36 @@ dns() {
     --user=nobody --group=nogroup --pid-file="$T/dnsmasq.pid" --local=/test/ ${DNS_TTL:+--local-ttl=$DNS_TTL} \
     "${args[@]}" || bail "dnsmasq did not start"
 }
+
+# start_pebble DIR [HOOK]: pebble, a real ACME server, on loopback with
+# an HTTPS certificate of the test CA and every challenge taken as
+# valid, stopped on exit; DIR/config, dehydrated's for it, with
+# DIR/domains.txt and HOOK (default qmail-sni) as its hook
+start_pebble() {
+  local dir=$1 hook=${2:-$QMAIL_SNI} a m
+  mkdir -p "$dir/wellknown"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pb.key" \
+    -subj /CN=pebble -out "$T/pb.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$T/pb.ext"
+  openssl x509 -req -in "$T/pb.csr" -CA "$T/ca/inter.pem" -CAkey "$T/ca/inter.key" -CAcreateserial \
+    -days 30 -extfile "$T/pb.ext" -out "$T/pb.crt" 2>/dev/null
+  cat "$T/pb.crt" "$T/ca/inter.pem" > "$T/pb.full"
+  a=$(free_port) m=$(free_port)
+  cat > "$T/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$a", "managementListenAddress": "127.0.0.1:$m",
+ "certificate": "$T/pb.full", "privateKey": "$T/pb.key", "httpPort": $(free_port), "tlsPort": $(free_port),
+ "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+  PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+    background pebble -config "$T/pebble.json" -strict=false > "$T/pebble.log" 2>&1
+  wait_port "$a"
+  cat > "$dir/config" <<CONF
+CA="https://127.0.0.1:$a/dir"
+CHALLENGETYPE="http-01"
+BASEDIR="$dir"
+WELLKNOWN="$dir/wellknown"
+DOMAINS_TXT="$dir/domains.txt"
+HOOK="$hook"
+CURL_OPTS="--cacert $T/ca/root.pem"
+CONF
+}
