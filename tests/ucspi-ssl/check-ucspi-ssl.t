@@ -166,6 +166,18 @@ out=$( (SNIDIR=$T/nowhere CERTFILE=$C/servercert.pem KEYFILE=$C/servercert.pem D
 is "$rc" 111 "SNIDIR without servercert.pem: sslserver refuses to start, exit 111"
 like "$out" 'unable to serve SNI: no servercert.pem in: ' "and says why"
 
+# verify: a renewal installed by qmail-sni, asked of the patched
+# sslservers, which serve it at once, and of the unpatched one, which
+# serves its CERTFILE: a warning, and the name owed
+make_cert "$T/gamma2" mail.gamma.test ec 30 mail.gamma.test
+out=$("$QMAIL_SNI" -d "$(dirname "$C")" -c /dev/null -s owner= -s group=nogroup -s readers=nobody \
+  -s "verify=smtps:127.0.0.1:$PI smtp:127.0.0.1:$PN smtps:127.0.0.1:$PO" install mail.gamma.test "$T/gamma2.key" "$T/gamma2.pem" 2>&1); rc=$?
+like "$out" "^mail\\.gamma\\.test: its new certificate is served by smtps:127\\.0\\.0\\.1:$PI smtp:127\\.0\\.0\\.1:$PN\$" \
+  "verify: the patched sslservers serve the renewal, with no restart"
+like "$out" "warning: mail\\.gamma\\.test: smtps:127\\.0\\.0\\.1:$PO serves CN=mail\\.host\\.test .*, not the new certificate" \
+  "verify: the unpatched one serves its CERTFILE, said"
+is "$rc:$(cat "$C/servercerts/.qmail-sni.verify")" "111:mail.gamma.test" "exit 111, and the name owed"
+
 after=$(tree_sum "$SRC")
 is "$after" "$before" "UCSPI_SSL_SRC untouched"
 done_testing
