@@ -78,6 +78,7 @@ int cmd_remove(struct qsni *q, int argc, char **argv)
     die(EXIT_PERM, "fatal: bad name: ", shown.s);
   }
   tree_open(q, TREE_WRITE);
+  if (!link) held_forget(q, name, one);
   if (one) {
     if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
       die(EXIT_PERM, "fatal: ", name, " is a link: remove --", one == 'r' ? "rsa " : "ecdsa ", "the name it links to");

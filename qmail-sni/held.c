@@ -63,17 +63,27 @@ static int held_open(struct qsni *q, int create)
   return fd;
 }
 
-static void held_drop(struct qsni *q, const char *name, int kind)
+/* 1 if a held certificate was there */
+static int held_drop(struct qsni *q, const char *name, int kind)
 {
   stralloc f = {0};
-  int dir = held_open(q, 0);
-  if (dir == -1) return;
+  int dir = held_open(q, 0), r = 1;
+  if (dir == -1) return 0;
   entry(&f, name, kind, "");
-  if (unlinkat(dir, f.s, 0) == -1 && errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to remove ", HELD_DIR "/", f.s);
+  if (unlinkat(dir, f.s, 0) == -1 && (r = 0, errno != ENOENT)) diesys(EXIT_TEMP, "fatal: unable to remove ", HELD_DIR "/", f.s);
   entry(&f, name, kind, ".seen");
   if (unlinkat(dir, f.s, 0) == -1 && errno != ENOENT) diesys(EXIT_TEMP, "fatal: unable to remove ", HELD_DIR "/", f.s);
   close(dir);
   stralloc_free(&f);
+  return r;
+}
+
+/* remove: a held certificate of name (kind 'r', 'e', or 0 for both)
+ * must not come back at the next sync */
+void held_forget(struct qsni *q, const char *name, int kind)
+{
+  if ((kind != 'e' && held_drop(q, name, 'r')) | (kind != 'r' && held_drop(q, name, 'e')))
+    say("dropped the held certificate of ", name);
 }
 
 /* "FIRST TTL": when DNS first showed the record, the longest TTL seen */

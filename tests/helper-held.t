@@ -140,6 +140,12 @@ out=$(q -s dane=mx.y.test check); rc=$?
 like "$out" '^mx\.y\.test: the certificate in service expires in [0-9]+ days, and its successor waits for DNS' "held with the one in service near expiry: a problem"
 is "$rc" 100 "check exits 100"
 
+# remove takes what is held too: the next sync must not bring it back
+out=$(q -s dane=mx.y.test remove mx.y.test)
+like "$out" '^dropped the held certificate of mx\.y\.test$' "remove drops the held certificate"
+q -s dane=mx.y.test -s dane_wait=0 sync >/dev/null
+[ ! -e "$S/mx.y.test" ] && [ ! -e "$H/mx.y.test.rsa" ]; ok $? "and a later sync does not bring it back"
+
 # a held directory others could steer is refused, the fix named
 chmod 755 "$H"
 out=$(q sync); rc=$?
