@@ -259,7 +259,7 @@ service pop3-login {
 EOF
   dovecot -c "$d/dovecot.conf" || bail "dovecot did not start: $(tail -3 "$d/dovecot.log" 2>/dev/null)"
   # doveadm stop polls slowly: signal the master and wait for it
-  on_exit "kill \$(cat '$d/run/master.pid') 2>/dev/null; for _ in \$(seq 50); do [ -e '$d/run/master.pid' ] || break; sleep 0.1; done"
+  on_exit "kill \$(cat '$d/run/master.pid' 2>/dev/null) 2>/dev/null; for _ in \$(seq 50); do [ -e '$d/run/master.pid' ] || break; sleep 0.1; done"
   wait_port "$4"; wait_port "$5"; wait_port "$6"
 }
 
