@@ -279,7 +279,7 @@ static void heard(const struct listener *l, const char *pattern, int rsa_only, s
 
 /* held certificates: each a note with its record; a problem when the
  * certificate in service expires within warn days */
-struct waiting { struct tree *t; unsigned long warn; };
+struct waiting { struct tree *t; unsigned long warn; char last[SNI_NAME_MAX + 2]; };
 
 static void waiting(struct qsni *q, const char *name, int kind, X509 *leaf, const char *dname, const char *hex,
                     int status, unsigned long since, void *arg)
@@ -304,6 +304,10 @@ static void waiting(struct qsni *q, const char *name, int kind, X509 *leaf, cons
                           : ": not published yet")) die_nomem();
   if (!stralloc_0(&text)) die_nomem();
   note("dane", name, text.s);
+  /* once for the certificate, however many dane names it serves */
+  if (w->last[0] == kind && !strcmp(w->last + 1, name)) c = 0;
+  w->last[0] = (char)kind;
+  strcpy(w->last + 1, name);
   if (c && c->leaf && (left = x509_days_left(c->leaf, 0)) < (long)w->warn) {
     num[fmt_long(num, left)] = 0;
     problem4(name, "the certificate in service expires in ", num, " days, and its successor waits for DNS: ",
@@ -372,7 +376,7 @@ int cmd_check(struct qsni *q, int argc, char **argv)
   check_defaults(q, &t, problem);
   check_outputs(q, &t, problem, note);
   unanswered = check_dane(q, problem, note);
-  w.t = &t; w.warn = warn;
+  w.t = &t; w.warn = warn; w.last[0] = 0;
   held_each(q, waiting, &w);
   listeners_each(q, &t, heard, &h);
   unanswered += (int)h.unreachable;

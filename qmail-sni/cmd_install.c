@@ -305,6 +305,9 @@ int install_pem(struct qsni *q, const char *name, const stralloc *pem, X509 *lea
   /* a new key DNS does not publish yet waits, and what serves now stays */
   if (dane_hold(q, name, leaf, pem, &sans, as_default, &old)) {
     close(namefd);
+    /* a first certificate held: no empty directory to pass the name over */
+    if (unlinkat(q->certs, name, AT_REMOVEDIR) == -1 && errno != ENOTEMPTY && errno != EEXIST)
+      diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
     stralloc_free(&sans); stralloc_free(&old); stralloc_free(&oldsans); stralloc_free(&moved);
     stralloc_free(&otherpem);
     return INSTALL_HELD;

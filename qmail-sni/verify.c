@@ -154,7 +154,10 @@ int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
   ctx[0] = probe_ctx(0);
   ctx[1] = probe_ctx(1);
   left = poll(q, ctx, l, nl, &names, state, said);
-  if (left && reload_again && reload_again(q) >= 0) left = poll(q, ctx, l, nl, &names, state, said);
+  if (left && reload_again) {
+    reload_again(q);
+    left = poll(q, ctx, l, nl, &names, state, said);
+  }
   for (i = 0, k = 0; i < names.len; i += strlen(names.s + i) + 1, ++k) {
     const char *name = names.s + i;
     int bad = 0;
@@ -181,7 +184,8 @@ int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
   return left;
 }
 
-/* fn for what each listener serves each name of the tree, and no SNI */
+/* fn for what each listener serves each name of the tree, and no SNI;
+ * a listener that does not answer is not asked its other names */
 void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg)
 {
   char name[SNI_NAME_MAX + 1];
@@ -189,19 +193,19 @@ void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg)
   struct served s;
   SSL_CTX *ctx[2];
   size_t i;
-  int nl = verify_listeners(q, &l), j, rsa_only;
+  int nl = verify_listeners(q, &l), j, rsa_only, down;
   if (!nl) return;
   ctx[0] = probe_ctx(0);
   ctx[1] = probe_ctx(1);
   for (j = 0; j < nl; ++j)
-    for (i = 0; i <= t->len; ++i) {
+    for (i = 0, down = 0; i <= t->len && !down; ++i) {
       const char *pattern = i < t->len ? t->c[i].name : 0;
       if (i < t->len && (t->c[i].is_default || !probe_name(name, pattern))) continue;
       for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
-        probe_served(q, ctx[rsa_only], &l[j], pattern ? name : 0, rsa_only, &s);
+        down = probe_served(q, ctx[rsa_only], &l[j], pattern ? name : 0, rsa_only, &s) == SERVED_DOWN;
         fn(&l[j], pattern, rsa_only, &s, arg);
         served_free(&s);
-        if (!s.pair || s.state == SERVED_DOWN) break;
+        if (!s.pair || down) break;
       }
     }
   SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);

@@ -118,6 +118,14 @@ out=$(q -s "dane=mx.other.test" install mail.host.test "$T/d2.key" "$T/d2.full")
 like "$out" '^held mail\.host\.test RSA: .*_25\._tcp\.mx\.other\.test\.' "the default's renewal is held for a dane name only the default serves"
 cmp -s "$Q/control/servercert.pem" "$T/def.pem"; ok $? "and the default stays"
 
+# a first certificate held: no empty directory is left to pass the name
+# over, so the wildcard above it still serves it
+make_cert "$T/n1" mx.w.test ec 30 mx.w.test; cat "$T/n1.crt" "$T/n1.chain" > "$T/n1.full"
+out=$(q -s "dane=mx.w.test" install mx.w.test "$T/n1.key" "$T/n1.full")
+like "$out" '^held mx\.w\.test ECDSA: ' "a first certificate for a dane name, key unpublished: held"
+is "$(q lookup mx.w.test)" "$S/*.w.test/servercert.pem" "and the wildcard still serves the name"
+[ ! -e "$S/mx.w.test" ]; ok $? "no empty directory left for check to call broken"
+
 # a day from expiry, the successor goes in all the same, with a warning
 make_cert "$T/x1" mx.x.test rsa 1 mx.x.test; make_cert "$T/x2" mx.x.test rsa 60 mx.x.test
 for c in x1 x2; do cat "$T/$c.crt" "$T/$c.chain" > "$T/$c.full"; done
