@@ -59,7 +59,7 @@ int cmd_exit_hook(struct qsni *q, int argc, char **argv)
 {
   (void)argc; (void)argv;
   if (!reload_pending(q)) return 0;
-  if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed (see qmail-sni check)");
+  if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return 0;
 }
 

@@ -357,6 +357,6 @@ int cmd_install(struct qsni *q, int argc, char **argv)
   install_cert(q, argv[1], argv[2], argv[3], as_default ? as_default : install_default(q, argv[1], 0));
   output_note(argv[1]);
   if (!sync_outputs(q, 0)) return 0;
-  carp("warning: ", argv[1], " is installed; a server reload failed and is owed (see qmail-sni check)");
+  carp("warning: ", argv[1], " is installed; a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return EXIT_TEMP;
 }

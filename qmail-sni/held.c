@@ -27,7 +27,7 @@
 #include "qmail-sni.h"
 
 #define LAST_DAY 86400L /* the certificate in service this close to expiry: the new one goes in */
-#define DANE_NAMES 16
+#define DANE_NAMES 64 /* of the dane setting, that one certificate serves */
 
 /* the entries this run held: not asked again by its sync */
 static stralloc held_here;
