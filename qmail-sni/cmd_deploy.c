@@ -57,8 +57,10 @@ int cmd_unchanged_cert(struct qsni *q, int argc, char **argv) { return hook(q, a
  * and exits 0 past it */
 int cmd_exit_hook(struct qsni *q, int argc, char **argv)
 {
+  stralloc owed = {0};
   (void)argc; (void)argv;
-  if (!reload_pending(q)) return 0;
+  if (!reload_pending(q) && !verify_pending(q, &owed)) return 0;
+  stralloc_free(&owed);
   if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return 0;
 }
