@@ -14,12 +14,12 @@ try() { # try NAME: what s_server received and which certificate came back
   port=$(free_port)
   openssl s_server -accept "127.0.0.1:$port" -naccept 1 -cert "$T/def.crt" -key "$T/def.key" \
     -cert2 "$T/mail.crt" -key2 "$T/mail.key" -servername mail.example.com \
-    > "$T/server.out" 2>&1 < <(sleep 30) &
+    > "$T/server.out" 2>&1 < <(sleep 60) &
   local pid=$!
   _pids="$_pids $pid"
   # probing the port would use up -naccept: wait for its banner instead;
   # its stdin stays open, as s_server ends a connection at EOF on stdin
-  for _ in $(seq 100); do grep -q ACCEPT "$T/server.out" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q ACCEPT "$T/server.out" && break; sleep 0.1; done
   out=$("$TOP/tests/sni-client" 127.0.0.1 "$port" "$1" 2>&1)
   # s_server ends after its one connection; if the client never came, stop it
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
