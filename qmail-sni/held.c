@@ -168,7 +168,7 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
   const char *why, *step;
   unsigned long ttl = 0, maxttl = 0, first = 0, oldttl = 0, wait = 0;
   unsigned long now = (unsigned long)time(0);
-  int kind = x509_kind(leaf), waiting = 0, missing, unanswered, dir;
+  int kind = x509_kind(leaf), waiting = 0, missing, unanswered, dir, held = 0;
   size_t n = 0, i;
 
   if (*q->cf.dane && x509_spki_hex(leaf, hex)) n = dane_served(q, sans, as_default, dnames);
@@ -188,7 +188,7 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
   missing = publish.len != 0;
   unanswered = asked.len != 0;
   if (!stralloc_0(&publish) || !stralloc_0(&asked)) die_nomem();
-  if (!missing && !unanswered && !waiting) { held_drop(q, name, kind); return 0; }
+  if (!missing && !unanswered && !waiting) { held_drop(q, name, kind); goto done; }
   dir = held_open(q, 1);
   entry(&file, name, kind, "");
   entry(&seen, name, kind, ".seen");
@@ -204,7 +204,7 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
       say(name, " ", kind_upper(kind), ": DNS has shown its new key's record since ", when, ": into service");
       close(dir);
       held_drop(q, name, kind);
-      return 0;
+      goto done;
     }
     seen_put(q, dir, seen.s, first, maxttl);
   }
@@ -216,7 +216,7 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
     else say(name, " ", kind_upper(kind), ": into service before dane_wait is over, as the certificate in service expires ", until);
     close(dir);
     held_drop(q, name, kind);
-    return 0;
+    goto done;
   }
   if (!file_same(dir, file.s, pem->s, pem->len)
       && atomic_write(dir, file.s, pem->s, pem->len, 0600, (uid_t)-1, (gid_t)-1, &step) == -1)
@@ -234,8 +234,10 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
     say("held ", name, " ", kind_upper(kind), ": DNS has shown its new key's record since ", when,
         "; it goes into service after ", until);
   }
+  held = 1;
+done:
   stralloc_free(&publish); stralloc_free(&asked); stralloc_free(&file); stralloc_free(&seen);
-  return 1;
+  return held;
 }
 
 /* the held entries' file names, \0 after each: read before any changes */
