@@ -52,14 +52,15 @@ int cmd_deploy_cert(struct qsni *q, int argc, char **argv) { return hook(q, argc
  * switches to this hook adopts what it already has */
 int cmd_unchanged_cert(struct qsni *q, int argc, char **argv) { return hook(q, argc, argv, INSTALL_IF_CHANGED); }
 
-/* once per dehydrated run: the owed outputs and reloads. A failed
+/* once per dehydrated run: the owed outputs, reloads and verifies, and
+ * the held certificates that may go into service. A failed
  * reload stays owed and is reported by check; dehydrated's run is over,
  * and exits 0 past it */
 int cmd_exit_hook(struct qsni *q, int argc, char **argv)
 {
   stralloc owed = {0};
   (void)argc; (void)argv;
-  if (!reload_pending(q) && !verify_pending(q, &owed)) return 0;
+  if (!reload_pending(q) && !verify_pending(q, &owed) && !held_any(q)) return 0;
   stralloc_free(&owed);
   if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return 0;

@@ -258,6 +258,16 @@ static int held_names(struct qsni *q, stralloc *names)
   return dir;
 }
 
+/* 1 if a certificate is held */
+int held_any(struct qsni *q)
+{
+  stralloc names = {0};
+  int dir = held_names(q, &names), r = names.len != 0;
+  if (dir != -1) close(dir);
+  stralloc_free(&names);
+  return r;
+}
+
 /* one held entry: its name and kind from the file's, its certificate */
 static X509 *held_read(int dir, const char *file, char name[SNI_NAME_MAX + 1], int *kind, stralloc *pem)
 {

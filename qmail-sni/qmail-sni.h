@@ -236,6 +236,7 @@ int dane_status(const char *name, const char *hex, unsigned long *ttl, const cha
 int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem, const stralloc *sans,
               int as_default, const stralloc *old);
 int held_run(struct qsni *q);
+int held_any(struct qsni *q);
 void held_forget(struct qsni *q, const char *name, int kind);
 typedef void (*heldfn)(struct qsni *q, const char *name, int kind, X509 *leaf, const char *dname,
                        const char *hex, int status, unsigned long since, void *arg);
