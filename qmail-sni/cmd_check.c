@@ -262,10 +262,7 @@ static void heard(const struct listener *l, const char *pattern, int rsa_only, s
     metric(&h->expiry, "qmail_sni_listener_cert_not_after_seconds", l, name, client, not_after);
   }
   if (s->state == SERVED_OK) return;
-  if (s->got) cert_brief(s->got, 0, &got);
-  else if (!stralloc_copys(&got, "nothing (") || !stralloc_cats(&got, s->why) || !stralloc_cats(&got, ")")
-           || !stralloc_0(&got)) die_nomem();
-  if (got.len && !got.s[got.len - 1]) --got.len;
+  served_text(s, &got);
   if (!stralloc_cats(&got, s->want ? ", not " : ", and the tree has no usable certificate for it")) die_nomem();
   if (s->want) {
     cert_brief(s->want, 0, &want);
@@ -292,8 +289,8 @@ static void waiting(struct qsni *q, const char *name, int kind, X509 *leaf, cons
   (void)q; (void)leaf;
   if (c && c->kind != kind) c = c->second;
   if (!stralloc_copys(&text, kind == 'r' ? "a new RSA key is held (" : "a new ECDSA key is held (")
-      || !stralloc_cats(&text, HELD_DIR ") until DNS publishes _25._tcp.") || !stralloc_cats(&text, dname)
-      || !stralloc_cats(&text, ". IN TLSA 3 1 1 ") || !stralloc_cats(&text, hex)) die_nomem();
+      || !stralloc_cats(&text, HELD_DIR ") until DNS publishes ")) die_nomem();
+  tlsa_line(&text, dname, hex);
   if (status == DANE_MATCH) {
     time_utc((long)since, when);
     if (!stralloc_cats(&text, since ? ": DNS has shown it since " : ": DNS shows it now")

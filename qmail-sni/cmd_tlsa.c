@@ -7,33 +7,26 @@
 #include <string.h>
 #include <buffer.h>
 #include <errmsg.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "qmail-sni.h"
 
 /* the "3 1 1" data of file's certificate, if the server would serve it */
 static int spki_sha256(const char *file, int check_dates, char hex[65])
 {
-  EVP_PKEY *key;
-  X509 *leaf;
-  STACK_OF(X509) *chain;
-  const char *why;
-  int ok;
-  if (!servercert_read(file, &key, &leaf, &chain, &why)) return 0;
-  ok = !servercert_problem(key, leaf, check_dates) && x509_spki_hex(leaf, hex);
-  EVP_PKEY_free(key); X509_free(leaf); sk_X509_pop_free(chain, X509_free);
+  X509 *leaf = servercert_servable(file, check_dates);
+  int ok = leaf && x509_spki_hex(leaf, hex);
+  X509_free(leaf);
   return ok;
 }
 
 static void record(const char *name, const char *hex, const char *comment)
 {
-  buffer_puts(buffer_1, "_25._tcp.");
-  buffer_puts(buffer_1, name);
-  buffer_puts(buffer_1, ". IN TLSA 3 1 1 ");
-  buffer_puts(buffer_1, hex);
+  stralloc line = {0};
+  tlsa_line(&line, name, hex);
+  buffer_put(buffer_1, line.s, line.len);
   buffer_puts(buffer_1, comment);
   buffer_puts(buffer_1, "\n");
+  stralloc_free(&line);
 }
 
 /* the "3 1 1" data of every key qmail-smtpd serves name, by the lookup

@@ -21,8 +21,6 @@
 #include <errmsg.h>
 #include <fmt.h>
 #include <scan.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "qmail-sni.h"
 
@@ -138,23 +136,20 @@ static int in_service(struct qsni *q, const char *dname, const char *hex)
 
 static void record(stralloc *sa, const char *dname, const char *hex)
 {
-  if ((sa->len && !stralloc_cats(sa, " and ")) || !stralloc_cats(sa, "_25._tcp.") || !stralloc_cats(sa, dname)
-      || !stralloc_cats(sa, ". IN TLSA 3 1 1 ") || !stralloc_cats(sa, hex)) die_nomem();
+  if (sa->len && !stralloc_cats(sa, " and ")) die_nomem();
+  tlsa_line(sa, dname, hex);
 }
 
 /* 1 if the certificate in pem expires within LAST_DAY, its date in when */
 static int expiring(const stralloc *pem, char when[32])
 {
-  BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
-  X509 *x = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  X509 *x = pem_leaf(pem);
   int r = 0;
   if (x) {
     r = X509_cmp_time(X509_get0_notAfter(x), &(time_t){ time(0) + LAST_DAY }) <= 0;
     expiry_date(x, when);
   }
   X509_free(x);
-  BIO_free(bio);
-  ERR_clear_error();
   return r;
 }
 
@@ -272,17 +267,11 @@ int held_any(struct qsni *q)
 static X509 *held_read(int dir, const char *file, char name[SNI_NAME_MAX + 1], int *kind, stralloc *pem)
 {
   const char *why, *dot = strrchr(file, '.');
-  BIO *bio;
-  X509 *x;
   size_t l = dot ? (size_t)(dot - file) : 0;
   *kind = dot && !strcmp(dot, ".rsa") ? 'r' : dot && !strcmp(dot, ".ecdsa") ? 'e' : 0;
   if (!*kind || l > SNI_NAME_MAX || sni_pattern_canon(name, file, l) != SNI_OK || strncmp(name, file, l)) return 0;
   if (read_at(dir, file, READ_OURS, pem, SERVERCERT_MAX, &why) != 1) return 0;
-  bio = BIO_new_mem_buf(pem->s, (int)pem->len);
-  x = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
-  BIO_free(bio);
-  ERR_clear_error();
-  return x;
+  return pem_leaf(pem);
 }
 
 /* every held certificate that may go into service now goes: how many */
@@ -296,9 +285,7 @@ int held_run(struct qsni *q)
   if (dir == -1) return 0;
   for (i = 0; i < names.len; i += strlen(names.s + i) + 1) {
     const char *f = names.s + i;
-    size_t j;
-    for (j = 0; j < held_here.len && strcmp(held_here.s + j, f); j += strlen(held_here.s + j) + 1) ;
-    if (j < held_here.len) continue;
+    if (listed(&held_here, f)) continue;
     if (!(x = held_read(dir, f, name, &kind, &pem))) {
       carp("warning: ", q->servercerts, "/" HELD_DIR "/", f, ": not a held certificate: removed");
       if (unlinkat(dir, f, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", HELD_DIR "/", f);

@@ -125,7 +125,7 @@ static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, 
 }
 
 /* file's leaf if the server would serve it, else 0 */
-static X509 *servable(const char *file, int check_dates)
+X509 *servercert_servable(const char *file, int check_dates)
 {
   EVP_PKEY *key;
   X509 *leaf;
@@ -151,8 +151,8 @@ static X509 *expected(struct qsni *q, const char *name, char path[SNI_PATH_MAX],
   *pair = 0;
   if (!found) return 0;
   dates = found != SNI_DEFAULT;
-  if (pair_path(second, path)) alt = servable(second, dates);
-  leaf = servable(path, dates);
+  if (pair_path(second, path)) alt = servercert_servable(second, dates);
+  leaf = servercert_servable(path, dates);
   if (leaf && alt) {
     *pair = 1;
     if (rsa_only) { X509_free(alt); return leaf; }
@@ -219,4 +219,13 @@ void cert_brief(X509 *x, int sans, stralloc *out)
   if (!stralloc_0(out)) die_nomem();
   --out->len;
   stralloc_free(&s);
+}
+
+/* what was served, in short: the certificate, or nothing and why */
+void served_text(const struct served *s, stralloc *out)
+{
+  if (s->got) { cert_brief(s->got, 0, out); return; }
+  if (!stralloc_copys(out, "nothing (") || !stralloc_cats(out, s->why) || !stralloc_cats(out, ")")
+      || !stralloc_0(out)) die_nomem();
+  --out->len;
 }

@@ -180,10 +180,12 @@ void expiry_date(X509 *x, char when[32]);
 void pem_sans(const stralloc *pem, stralloc *sans);
 int x509_kind(X509 *x);
 int x509_key_nid(X509 *x);
+X509 *pem_leaf(const stralloc *pem);
 int pem_kind(const stralloc *pem);
 int x509_sha256(X509 *x, unsigned char md[32]);
 int x509_fingerprint(X509 *x, char out[97]);
 int x509_spki_hex(X509 *x, char hex[65]);
+void tlsa_line(stralloc *out, const char *name, const char *hex);
 void x509_issuer(X509 *x, stralloc *out);
 void x509_cn(X509 *x, stralloc *out);
 
@@ -262,6 +264,8 @@ int probe_name(char out[SNI_NAME_MAX + 1], const char *pattern);
 int probe_served(struct qsni *q, SSL_CTX *ctx, const struct listener *l, const char *sni, int rsa_only,
                  struct served *s);
 void served_free(struct served *s);
+X509 *servercert_servable(const char *file, int check_dates);
+void served_text(const struct served *s, stralloc *out);
 void cert_brief(X509 *x, int sans, stralloc *out);
 
 /* verify.c: renewed names asked of the verify setting's listeners */
@@ -318,6 +322,7 @@ void output_note(const char *name);
 void die_output(const char *what, const char *step, const char *path, int sys);
 void path_sbin(void);
 int sans_equal(const stralloc *a, const stralloc *b);
+int listed(const stralloc *list, const char *s);
 
 /* install_cert's as_default */
 #define INSTALL_DEFAULT 1         /* also write control/servercert.pem */

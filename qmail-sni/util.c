@@ -31,6 +31,15 @@ void say_(const char *s, ...)
   buffer_putnlflush(buffer_1);
 }
 
+/* 1 if s is in list, a \0 after each */
+int listed(const stralloc *list, const char *s)
+{
+  size_t i;
+  for (i = 0; i < list->len; i += strlen(list->s + i) + 1)
+    if (!strcmp(list->s + i, s)) return 1;
+  return 0;
+}
+
 /* a Unix time as "2026-12-02 03:00 UTC" */
 void time_utc(long t, char out[32])
 {

@@ -70,14 +70,6 @@ static void owed_save(struct qsni *q, const stralloc *names)
   stralloc_free(&text);
 }
 
-static int listed(const stralloc *names, const char *name)
-{
-  size_t i;
-  for (i = 0; i < names->len; i += strlen(names->s + i) + 1)
-    if (!strcmp(names->s + i, name)) return 1;
-  return 0;
-}
-
 void verify_owed(struct qsni *q, const char *name)
 {
   stralloc names = {0};
@@ -104,11 +96,10 @@ static int name_served(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l
     int st = probe_served(q, ctx[rsa_only], l, name, rsa_only, &s);
     if (st != SERVED_OK) {
       if (st == SERVED_DOWN) { if (!stralloc_copys(said, s.why)) die_nomem(); }
-      else if (s.got) {
-        cert_brief(s.got, 0, &brief);
+      else {
+        served_text(&s, &brief);
         if (!stralloc_copys(said, "serves ") || !stralloc_cat(said, &brief)) die_nomem();
       }
-      else if (!stralloc_copys(said, "serves nothing: ") || !stralloc_cats(said, s.why)) die_nomem();
       if (rsa_only && !stralloc_cats(said, " to an RSA-only client")) die_nomem();
       if (st < state) state = st;
     }

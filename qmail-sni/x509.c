@@ -188,6 +188,13 @@ int x509_fingerprint(X509 *x, char out[97])
   return 1;
 }
 
+/* "_25._tcp.NAME. IN TLSA 3 1 1 HEX", appended to out (RFC 7672) */
+void tlsa_line(stralloc *out, const char *name, const char *hex)
+{
+  if (!stralloc_cats(out, "_25._tcp.") || !stralloc_cats(out, name) || !stralloc_cats(out, ". IN TLSA 3 1 1 ")
+      || !stralloc_cats(out, hex)) die_nomem();
+}
+
 /* DANE's "3 1 1" data (RFC 7671): the SHA-256 of the certificate's
  * public key, in lowercase hex; 1 if done */
 int x509_spki_hex(X509 *x, char hex[65])
@@ -237,26 +244,30 @@ int x509_key_nid(X509 *x)
   return alg ? OBJ_obj2nid(alg) : NID_undef;
 }
 
-/* x509_kind of the first certificate in PEM text, or 0 if none */
-int pem_kind(const stralloc *pem)
+/* the first certificate in PEM text (a key before it skipped), or 0 */
+X509 *pem_leaf(const stralloc *pem)
 {
   BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
   X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
-  int k = leaf ? x509_kind(leaf) : 0;
-  X509_free(leaf);
   BIO_free(bio);
   ERR_clear_error();
+  return leaf;
+}
+
+/* x509_kind of the first certificate in PEM text, or 0 if none */
+int pem_kind(const stralloc *pem)
+{
+  X509 *leaf = pem_leaf(pem);
+  int k = leaf ? x509_kind(leaf) : 0;
+  X509_free(leaf);
   return k;
 }
 
 /* the SANs of the first certificate in PEM text (none if there is none) */
 void pem_sans(const stralloc *pem, stralloc *sans)
 {
-  BIO *bio = pem->len ? BIO_new_mem_buf(pem->s, (int)pem->len) : 0;
-  X509 *leaf = bio ? PEM_read_bio_X509(bio, 0, 0, 0) : 0;
+  X509 *leaf = pem_leaf(pem);
   if (!stralloc_copys(sans, "")) die_nomem();
   if (leaf) x509_sans(leaf, sans);
   X509_free(leaf);
-  BIO_free(bio);
-  ERR_clear_error();
 }

@@ -31,7 +31,6 @@ chmod +x "$T/hook"
 echo mx.a.test > "$T/dh/domains.txt"
 start_pebble "$T/dh" "$T/hook"
 dehydrated -f "$T/dh/config" --register --accept-terms > "$T/dh/register.log" 2>&1 || bail "dehydrated did not register"
-spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform der 2>/dev/null | sha256sum | cut -d' ' -f1; }
 live=$T/dh/certs/mx.a.test/cert.pem
 
 make_cert "$T/d" mail.host.test rsa 30 mail.host.test

@@ -21,7 +21,6 @@ resign() {
     -days "$days" -extfile "$out.ext" -out "$out.crt" 2>/dev/null || bail "resign $out"
   cp "$key" "$out.key"; cp "$T/ca/inter.pem" "$out.chain"; cat "$out.crt" "$out.chain" > "$out.full"
 }
-spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform der 2>/dev/null | sha256sum | cut -d' ' -f1; }
 make_cert "$T/d" mail.host.test rsa 30 mail.host.test
 make_cert "$T/a1" mx.a.test rsa 30 mx.a.test
 make_cert "$T/a2" mx.a.test rsa 60 mx.a.test

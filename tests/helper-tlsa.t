@@ -13,7 +13,6 @@ make_cert "$T/d" mail.host.test rsa 30 mail.host.test
 make_cert "$T/r" mx.a.test rsa 30 mx.a.test mx2.a.test
 make_cert "$T/e" mx.a.test ec 30 mx.a.test mx2.a.test
 make_cert "$T/o" mx.b.test ec 30 mx.b.test
-spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 | sed 's/.*= //'; }
 sni -q install --default mail.host.test "$T/d.key" "$T/d.pem" 2>/dev/null
 for c in r e o; do sni -q install "$(openssl x509 -in "$T/$c.crt" -noout -subject | sed 's/.*= *//')" "$T/$c.key" "$T/$c.pem" 2>/dev/null; done
 

@@ -173,6 +173,8 @@ sni_tree() {
 }
 
 fp_file() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'; }
+# spki CERT: its DANE "3 1 1" data, the SHA-256 of its public key
+spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform der 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 # served PORT MODE NAME: fingerprint of the leaf served. MODE: smtp
 # (STARTTLS), tls (implicit) or imap/pop3. NAME "-" sends no SNI.
