@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need dnsmasq ip unshare openssl
 need_root "a network namespace for the test's DNS"
+umask 077 # as dehydrated runs its hook
 make_ca
 Q=$T/q
 mkdir -p "$Q/control"
