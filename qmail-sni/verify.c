@@ -82,33 +82,46 @@ void verify_owed(struct qsni *q, const char *name)
   stralloc_free(&names);
 }
 
-/* what listener l serves name, as both client kinds of a pair: the
- * worst state, and in said what is served instead */
-static int name_served(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern, stralloc *said)
+/* pattern (0: no SNI) asked of l as a client that takes ECDSA and, for
+ * a name with a pair, as one limited to RSA: fn for each answer; the
+ * worst state */
+static int ask_kinds(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern,
+                     servedfn fn, void *arg)
 {
   char name[SNI_NAME_MAX + 1];
-  stralloc brief = {0};
   struct served s;
-  int rsa_only, state = SERVED_OK;
-  said->len = 0;
-  if (!probe_name(name, pattern)) return SERVED_OK;
+  int rsa_only, st, state = SERVED_OK;
+  if (pattern && !probe_name(name, pattern)) return SERVED_OK;
   for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
-    int st = probe_served(q, ctx[rsa_only], l, name, rsa_only, &s);
-    if (st != SERVED_OK) {
-      if (st == SERVED_DOWN) { if (!stralloc_copys(said, s.why)) die_nomem(); }
-      else {
-        served_text(&s, &brief);
-        if (!stralloc_copys(said, "serves ") || !stralloc_cat(said, &brief)) die_nomem();
-      }
-      if (rsa_only && !stralloc_cats(said, " to an RSA-only client")) die_nomem();
-      if (st < state) state = st;
-    }
+    st = probe_served(q, ctx[rsa_only], l, pattern ? name : 0, rsa_only, &s);
+    fn(l, pattern, rsa_only, &s, arg);
     served_free(&s);
-    if (!s.pair || state != SERVED_OK) break;
+    if (st < state) state = st;
+    if (!s.pair || st == SERVED_DOWN) break;
   }
+  return state;
+}
+
+/* the first answer that is not the tree's, said: what is served instead */
+static void said_other(const struct listener *l, const char *pattern, int rsa_only, struct served *s, void *arg)
+{
+  stralloc *said = arg, brief = {0};
+  (void)l; (void)pattern;
+  if (s->state == SERVED_OK || said->len) return;
+  if (s->state == SERVED_DOWN) { if (!stralloc_copys(said, s->why)) die_nomem(); }
+  else {
+    served_text(s, &brief);
+    if (!stralloc_copys(said, "serves ") || !stralloc_cat(said, &brief)) die_nomem();
+  }
+  if (rsa_only && !stralloc_cats(said, " to an RSA-only client")) die_nomem();
   if (!stralloc_0(said)) die_nomem();
   stralloc_free(&brief);
-  return state;
+}
+
+static int name_served(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern, stralloc *said)
+{
+  said->len = 0;
+  return ask_kinds(q, ctx, l, pattern, said_other, said);
 }
 
 /* poll every (name, listener) not yet served for VERIFY_POLL seconds */
@@ -179,26 +192,17 @@ int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
  * a listener that does not answer is not asked its other names */
 void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg)
 {
-  char name[SNI_NAME_MAX + 1];
   struct listener *l;
-  struct served s;
   SSL_CTX *ctx[2];
   size_t i;
-  int nl = verify_listeners(q, &l), j, rsa_only, down;
+  int nl = verify_listeners(q, &l), j, down;
   if (!nl) return;
   ctx[0] = probe_ctx(0);
   ctx[1] = probe_ctx(1);
   for (j = 0; j < nl; ++j)
-    for (i = 0, down = 0; i <= t->len && !down; ++i) {
-      const char *pattern = i < t->len ? t->c[i].name : 0;
-      if (i < t->len && (t->c[i].is_default || !probe_name(name, pattern))) continue;
-      for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
-        down = probe_served(q, ctx[rsa_only], &l[j], pattern ? name : 0, rsa_only, &s) == SERVED_DOWN;
-        fn(&l[j], pattern, rsa_only, &s, arg);
-        served_free(&s);
-        if (!s.pair || down) break;
-      }
-    }
+    for (i = 0, down = 0; i <= t->len && !down; ++i)
+      if (i == t->len || !t->c[i].is_default)
+        down = ask_kinds(q, ctx, &l[j], i < t->len ? t->c[i].name : 0, fn, arg) == SERVED_DOWN;
   SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);
   free(l);
 }
