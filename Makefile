@@ -31,7 +31,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
 	qmail-sni/frontends.o qmail-sni/check_outputs.o \
 	qmail-sni/cmd_tlswrapper.o qmail-sni/cmd_stunnel.o qmail-sni/cmd_s6.o \
-	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/held.o qmail-sni/probe.o qmail-sni/verify.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o core/tls_sni.o
+	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/held.o qmail-sni/probe.o qmail-sni/verify.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o qmail-sni/run.o qmail-sni/ask.o qmail-sni/tlsa_parse.o core/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
@@ -60,7 +60,7 @@ tests/atomic-reader: tests/atomic-reader.o core/tls_sni.o
 bench/mktree: bench/mktree.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ bench/mktree.c $(SSL_LIBS)
 
-%.o: %.c core/tls_sni.h core/tls_sni_preload.h qmail-sni/qmail-sni.h qmail-sni/starttls.h .build-flags
+%.o: %.c core/tls_sni.h core/tls_sni_preload.h $(wildcard qmail-sni/*.h) .build-flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # rebuild everything when the flags change, e.g. for SANITIZE=1

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "qmail-sni.h"
+#include "run.h"
 
 /* a server's file, as a BIO of its bytes: regular, bounded, never
  * left hanging on a FIFO */
@@ -73,7 +74,7 @@ static const char *ask(const char *tool, const char *config, const char *setting
   if (*config) { args[n++] = "-c"; args[n++] = config; }
   if (h) args[n++] = "-h";
   args[n++] = setting; args[n] = 0;
-  if (run_output(args, buf, size)) return 0;
+  if (run_output(args, buf, size, TOOL_SECONDS)) return 0;
   for (end = buf + strlen(buf); end > buf && (end[-1] == '\n' || end[-1] == ' '); --end) end[-1] = 0;
   return buf;
 }

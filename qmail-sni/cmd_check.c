@@ -245,10 +245,9 @@ static void heard(const struct listener *l, const char *pattern, int rsa_only, s
   struct heard *h = arg;
   stralloc got = {0}, want = {0};
   const char *name = pattern ? pattern : "(no sni)", *client = !s->pair ? "any" : rsa_only ? "rsa" : "ecdsa";
-  long not_after;
   if (s->state == SERVED_DOWN) {
     if (h->down != l) {
-      note(l->spec, 0, s->why);
+      note(l->spec, 0, served_why(s));
       metric(&h->up, "qmail_sni_listener_up", l, 0, 0, 0);
       ++h->unreachable;
     }
@@ -257,10 +256,7 @@ static void heard(const struct listener *l, const char *pattern, int rsa_only, s
   }
   if (!pattern) metric(&h->up, "qmail_sni_listener_up", l, 0, 0, 1);
   metric(&h->served, "qmail_sni_listener_serves_expected", l, name, client, s->state == SERVED_OK);
-  if (s->got) {
-    x509_days_left(s->got, &not_after);
-    metric(&h->expiry, "qmail_sni_listener_cert_not_after_seconds", l, name, client, not_after);
-  }
+  if (s->got) metric(&h->expiry, "qmail_sni_listener_cert_not_after_seconds", l, name, client, s->not_after);
   if (s->state == SERVED_OK) return;
   served_text(s, &got);
   if (!stralloc_cats(&got, s->want ? ", not " : ", and the tree has no usable certificate for it")) die_nomem();

@@ -62,7 +62,7 @@ int cmd_exit_hook(struct qsni *q, int argc, char **argv)
   (void)argc; (void)argv;
   if (!reload_pending(q) && !verify_pending(q, &owed) && !held_any(q)) return 0;
   stralloc_free(&owed);
-  if (sync_outputs(q, 0)) carp("warning: a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
+  if (sync_and_verify(q)) carp("warning: a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return 0;
 }
 
@@ -108,7 +108,7 @@ static int certbot_all(struct qsni *q, const char *live)
   closedir(dh);
   stralloc_free(&dir); stralloc_free(&key); stralloc_free(&chain); stralloc_free(&name);
   if (done) outputs_owed(q);
-  return sync_outputs(q, 0);
+  return sync_and_verify(q);
 }
 
 int cmd_certbot(struct qsni *q, int argc, char **argv)

@@ -277,6 +277,7 @@ int install_pem(struct qsni *q, const char *name, const stralloc *pem, X509 *lea
   x509_sans(leaf, &sans);
   config_ids(&q->cf, &uid, &gid);
   readers_can(q, name, uid == (uid_t)-1 ? geteuid() : uid, gid == (gid_t)-1 ? getegid() : gid);
+  dane_ask(q); /* before the lock: no run waits on DNS */
   tree_open(q, TREE_WRITE);
   namefd = name_dir(q, name, 1);
   kind = x509_kind(leaf);
@@ -356,7 +357,7 @@ int cmd_install(struct qsni *q, int argc, char **argv)
   if (argc != 4) usage_error("install", "needs NAME KEYFILE FULLCHAINFILE", 0);
   install_cert(q, argv[1], argv[2], argv[3], as_default ? as_default : install_default(q, argv[1], 0));
   output_note(argv[1]);
-  if (!sync_outputs(q, 0)) return 0;
+  if (!sync_and_verify(q)) return 0;
   carp("warning: ", argv[1], " is installed; a server reload failed and is owed, or a listener of verify kept the old certificate (see qmail-sni check)");
   return EXIT_TEMP;
 }

@@ -22,7 +22,7 @@ int cmd_postfix(struct qsni *q, int argc, char **argv)
     usage_error("postfix", "--type is hash, lmdb or cdb", type);
   if (file) tree_open(q, TREE_WRITE); /* one writer at a time */
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
-  if (file) postfix_write(&t, file, type);
+  if (file) postfix_write(&t, file, type, q->cf.command_timeout);
   else {
     postfix_render(&t, &text);
     buffer_put(buffer_1, text.s, text.len);

@@ -20,6 +20,14 @@ static void describe(X509 *x, int sans)
   stralloc_free(&s);
 }
 
+static void describe_served(const struct served *served, int sans)
+{
+  stralloc s = {0};
+  served_brief(served, sans, &s);
+  buffer_put(buffer_1, s.s, s.len);
+  stralloc_free(&s);
+}
+
 /* path, shown short: servercerts/NAME, or "the default" */
 static const char *shown_path(struct qsni *q, char *path)
 {
@@ -35,31 +43,31 @@ static unsigned long n_ok, n_bad, n_down;
 
 /* one handshake for pattern, as a client that takes ECDSA or, with
  * rsa_only, as one limited to RSA; *pair: the name has a pair */
-static int probe_as(struct qsni *q, SSL_CTX *ctx, const char *pattern, int rsa_only, int *pair)
+static int probe_as(struct qsni *q, const char *pattern, int rsa_only, int *pair)
 {
   char name[SNI_NAME_MAX + 1];
   struct served s;
   int ok;
 
   if (pattern && !probe_name(name, pattern)) return 0;
-  ok = probe_served(q, ctx, &l, pattern ? name : 0, rsa_only, &s) == SERVED_OK;
+  ok = probe_served(q, &l, pattern ? name : 0, rsa_only, &s) == SERVED_OK;
   *pair = s.pair;
   buffer_puts(buffer_1, pattern ? name : "(no sni)");
   if (rsa_only) buffer_puts(buffer_1, " (an RSA-only client)");
   if (s.state == SERVED_DOWN) {
     /* nothing to compare: not a mismatch */
     buffer_puts(buffer_1, ": UNREACHABLE: ");
-    buffer_puts(buffer_1, s.why);
+    buffer_puts(buffer_1, served_why(&s));
     buffer_putnlflush(buffer_1);
     ++n_down;
     served_free(&s);
     return 1;
   }
   buffer_puts(buffer_1, ok ? ": ok: " : ": MISMATCH: served ");
-  if (s.got) describe(s.got, !ok);
+  if (s.got) describe_served(&s, !ok);
   else {
-    buffer_puts(buffer_1, "nothing ("); buffer_puts(buffer_1, s.why);
-    if (!*l.proto && strstr(s.why, "wrong version number"))
+    buffer_puts(buffer_1, "nothing ("); buffer_puts(buffer_1, served_why(&s));
+    if (!*l.proto && strstr(served_why(&s), "wrong version number"))
       buffer_puts(buffer_1, ": a plain-text greeting? try --starttls smtp, imap or pop3");
     buffer_puts(buffer_1, ")");
   }
@@ -73,16 +81,15 @@ static int probe_as(struct qsni *q, SSL_CTX *ctx, const char *pattern, int rsa_o
 }
 
 /* a name with a pair is asked twice: each client kind gets its own */
-static int probe_one(struct qsni *q, SSL_CTX *ctx, SSL_CTX *rsa, const char *pattern)
+static int probe_one(struct qsni *q, const char *pattern)
 {
-  int pair, ok = probe_as(q, ctx, pattern, 0, &pair);
-  if (pair) ok &= probe_as(q, rsa, pattern, 1, &pair);
+  int pair, ok = probe_as(q, pattern, 0, &pair);
+  if (pair) ok &= probe_as(q, pattern, 1, &pair);
   return ok;
 }
 
 int cmd_probe(struct qsni *q, int argc, char **argv)
 {
-  SSL_CTX *ctx, *rsa;
   const char *why;
   size_t i;
   int a = 1, bad = 0;
@@ -98,8 +105,6 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
     if (strcmp(l.proto, "smtp") && strcmp(l.proto, "imap") && strcmp(l.proto, "pop3"))
       usage_error("probe", "--starttls is smtp, imap or pop3", l.proto);
   }
-  ctx = probe_ctx(0);
-  rsa = probe_ctx(1);
   if (a < argc)
     for (; a < argc; ++a) {
       char name[SNI_NAME_MAX + 1];
@@ -108,17 +113,15 @@ int cmd_probe(struct qsni *q, int argc, char **argv)
         printable(&shown, argv[a]);
         die(EXIT_PERM, "fatal: bad name: ", shown.s);
       }
-      bad += !probe_one(q, ctx, rsa, name);
+      bad += !probe_one(q, name);
     }
   else {
     struct tree t;
     tree_load(&t, q, 0);
-    for (i = 0; i < t.len; ++i) bad += !probe_one(q, ctx, rsa, t.c[i].name);
-    bad += !probe_one(q, ctx, rsa, 0);
+    for (i = 0; i < t.len; ++i) bad += !probe_one(q, t.c[i].name);
+    bad += !probe_one(q, 0);
     tree_free(&t);
   }
-  SSL_CTX_free(ctx);
-  SSL_CTX_free(rsa);
   {
     char o[FMT_ULONG], m[FMT_ULONG], u[FMT_ULONG];
     o[fmt_ulong(o, n_ok)] = 0; m[fmt_ulong(m, n_bad)] = 0; u[fmt_ulong(u, n_down)] = 0;

@@ -8,8 +8,10 @@
 #include <unistd.h>
 #include <buffer.h>
 #include <errmsg.h>
+#include <fmt.h>
 
 #include "qmail-sni.h"
+#include "run.h"
 
 /* a reload that failed is tried again on every later run until it
  * works: servercerts/.qmail-sni.reload lists the servers still owed one */
@@ -101,13 +103,18 @@ static void pending_save(struct qsni *q, int owed)
   stralloc_free(&text);
 }
 
-static int reload(const char *what, const char *setting, const char *cmd)
+static int reload(const struct config *cf, const char *what, const char *setting, const char *cmd)
 {
+  char num[FMT_ULONG];
   int r;
   if (!*cmd) return 0;
-  r = run_command(cmd);
+  r = run_command(cmd, cf->command_timeout);
   if (r == 0) return 0;
-  if (r == 127)
+  num[fmt_ulong(num, cf->command_timeout)] = 0;
+  if (r == RUN_TIMEOUT)
+    carp("warning: ", what, " reload failed: ", cmd, ": killed after ", num,
+         " s (command_timeout): it is retried on every run until it works");
+  else if (r == 127)
     carp("warning: ", what, " reload failed: ", cmd, ": command not found: set ", setting,
          " to its full path (or empty it); it is retried on every run until it works");
   else
@@ -155,7 +162,7 @@ static int write_outputs(struct qsni *q, int dry)
   }
   if (*cf->postfix_map) {
     if (dry) { postfix_render(&t, &text); c = !path_same(cf->postfix_map, text.s, text.len); }
-    else c = postfix_write(&t, cf->postfix_map, cf->postfix_type);
+    else c = postfix_write(&t, cf->postfix_map, cf->postfix_type, cf->command_timeout);
     changed |= did(c, dry, "postfix", cf->postfix_map, PENDING_POSTFIX);
   }
   if (*cf->tlswrapper_dir)
@@ -188,7 +195,7 @@ static int reload_again(struct qsni *q)
   for (i = 0; i < NSERVERS; ++i) {
     const char *cmd = reload_command(&q->cf, servers[i].flag);
     if (!output_set(&q->cf, servers[i].flag) || !*cmd) continue;
-    if (reload(servers[i].name, servers[i].setting, cmd)) ++failed;
+    if (reload(&q->cf, servers[i].name, servers[i].setting, cmd)) ++failed;
     else say(servers[i].name, ": reloaded once more, as a listener kept the old certificate");
   }
   return failed;
@@ -203,6 +210,7 @@ int sync_outputs(struct qsni *q, int dry)
   size_t i;
 
   if (!dry) {
+    if (held_any(q)) dane_ask(q); /* before the lock: no run waits on DNS */
     tree_open(q, TREE_WRITE);
     tmp_sweep(q->certs);
     links_dangling(q);
@@ -216,17 +224,25 @@ int sync_outputs(struct qsni *q, int dry)
     int f = servers[i].flag;
     if (!((dirty | owed) & f) || !*cmd) continue;
     if (dry) { say(servers[i].name, ": would be reloaded: ", cmd, dirty & f ? "" : " (owed)"); continue; }
-    if (reload(servers[i].name, servers[i].setting, cmd)) failed |= f;
+    if (reload(&q->cf, servers[i].name, servers[i].setting, cmd)) failed |= f;
     else say(servers[i].name, ": reloaded", dirty & f ? "" : " (owed since a reload failed)");
   }
   if (!dry && failed != owed) pending_save(q, failed);
-  if (!dry && verify_run(q, reload_again)) return EXIT_TEMP;
   return failed ? EXIT_TEMP : 0;
+}
+
+/* sync_outputs, then, with the lock let go, the listeners of verify:
+ * no run waits for the tree while another talks to the network */
+int sync_and_verify(struct qsni *q)
+{
+  int r = sync_outputs(q, 0);
+  tree_unlock(q);
+  return verify_run(q, reload_again) ? EXIT_TEMP : r;
 }
 
 int cmd_sync(struct qsni *q, int argc, char **argv)
 {
   int dry = argc == 2 && !strcmp(argv[1], "--dry-run");
   if (argc != 1 && !dry) usage_error("sync", "takes no arguments but --dry-run", argv[1]);
-  return sync_outputs(q, dry);
+  return dry ? sync_outputs(q, 1) : sync_and_verify(q);
 }

@@ -48,6 +48,20 @@ void config_defaults(struct config *cf)
   cf->tlswrapper_reload = "";
   cf->stunnel_reload = "";
   cf->s6_reload = "";
+  cf->network_user = "nobody";
+  cf->ask_timeout = 10;
+  cf->command_timeout = 60;
+  /* a dns-01 hook waits for DNS to spread: minutes, not seconds */
+  cf->hook_chain_timeout = 600;
+}
+
+/* seconds from 1 to max: 0, or why not */
+static const char *seconds(const char *v, unsigned long max, unsigned long *out)
+{
+  unsigned long n;
+  if (!*v || v[scan_ulong(v, &n)] || n < 1 || n > max) return "a number of seconds is due here, from 1";
+  *out = n;
+  return 0;
 }
 
 /* SERVICE:HOST:PORT ...: a section name stunnel takes (no ':'), then a
@@ -200,6 +214,13 @@ const char *config_setting(struct config *cf, const char *setting, const char **
   else if (!strcmp(key, "s6_reload")) cf->s6_reload = v;
   else if (!strcmp(key, "dovecot_reload")) cf->dovecot_reload = v;
   else if (!strcmp(key, "postfix_reload")) cf->postfix_reload = v;
+  else if (!strcmp(key, "network_user")) {
+    if (!*v || !strcmp(v, "root")) return "network_user must be an unprivileged user";
+    cf->network_user = v;
+  }
+  else if (!strcmp(key, "ask_timeout")) return seconds(v, 300, &cf->ask_timeout);
+  else if (!strcmp(key, "command_timeout")) return seconds(v, 3600, &cf->command_timeout);
+  else if (!strcmp(key, "hook_chain_timeout")) return seconds(v, 86400, &cf->hook_chain_timeout);
   else { *value = key; return "unknown setting"; }
   return 0;
 }

@@ -169,7 +169,7 @@ int dane_hold(struct qsni *q, const char *name, X509 *leaf, const stralloc *pem,
   if (*q->cf.dane && x509_spki_hex(leaf, hex)) n = dane_served(q, sans, as_default, dnames);
   for (i = 0; i < n; ++i) {
     if (in_service(q, dnames[i], hex)) continue;
-    switch (dane_status(dnames[i], hex, &ttl, &why)) {
+    switch (dane_status(q, dnames[i], hex, &ttl, &why)) {
       case DANE_MATCH: waiting = 1; if (ttl > maxttl) maxttl = ttl; break;
       case DANE_OTHER: record(&publish, dnames[i], hex); break;
       case DANE_UNANSWERED:
@@ -323,7 +323,7 @@ void held_each(struct qsni *q, heldfn fn, void *arg)
     if (!seen_get(dir, seen.s, &first, &seenttl)) first = 0;
     n = dane_served(q, &sans, is_default, dnames);
     for (j = 0; j < n; ++j) {
-      status = dane_status(dnames[j], hex, &ttl, &why);
+      status = dane_status(q, dnames[j], hex, &ttl, &why);
       fn(q, name, kind, x, dnames[j], hex, status, status == DANE_MATCH ? first : 0, arg);
     }
     X509_free(x);

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "qmail-sni.h"
+#include "run.h"
 
 #define CONF "/etc/qmail-sni.conf"
 
@@ -183,11 +184,15 @@ int main(int argc, char **argv)
    * with the same arguments, before deploy_cert's own work */
   if (cmd == COMMAND_HOOK || !strcmp(argv[0], "deploy_cert") || !strcmp(argv[0], "unchanged_cert")
       || !strcmp(argv[0], "exit_hook")) {
-    if (*q.cf.hook_chain && (r = run_argv(q.cf.hook_chain, argc, argv))) {
+    if (*q.cf.hook_chain && (r = run_argv(q.cf.hook_chain, argc, argv, q.cf.hook_chain_timeout))) {
+      char num[FMT_ULONG];
+      num[fmt_ulong(num, q.cf.hook_chain_timeout)] = 0;
+      if (r == RUN_TIMEOUT)
+        die(EXIT_TEMP, "fatal: ", q.cf.hook_chain, " (setting hook_chain) on ", argv[0], ": killed after ", num,
+            " s (hook_chain_timeout), with what it started");
       if (r < 0) diesys(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain)");
       if (r == 127) die(EXIT_TEMP, "fatal: unable to run ", q.cf.hook_chain, " (setting hook_chain): not found or not executable");
       {
-        char num[FMT_ULONG];
         num[fmt_ulong(num, (unsigned long)r)] = 0;
         die(r, "fatal: ", q.cf.hook_chain, " (setting hook_chain) failed on ", argv[0], ": exit status ", num,
             r > 128 ? " (killed by a signal)" : "", "; its status is passed on");

@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <buffer.h>
@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "qmail-sni.h"
+#include "run.h"
 
 #define HEADER "# " OUTPUT_HEADER "\n"
 #define DIR_PREFIX "13-ssl-sni-" /* like the per-domain files in conf.d */
@@ -76,11 +77,6 @@ static void block(stralloc *out, const char *name, const struct cert *c, const c
   cats(out, "}\n");
 }
 
-static struct cert *the_default(struct tree *t)
-{
-  return t->len && t->c[t->len - 1].is_default && t->c[t->len - 1].read ? &t->c[t->len - 1] : 0;
-}
-
 /* a tenant the servers are given: read, its key matching, not expired.
  * qmail-smtpd passes over an expired one for the default, so the
  * outputs drop it on the next run; one not yet valid is kept, as the
@@ -90,35 +86,19 @@ int usable(const struct cert *c)
   return c->read && !c->why && c->not_after > (long)time(0);
 }
 
-/* would qmail-smtpd serve name from a tenant: its own directory, or a
- * usable wildcard over it; else the default's own names are the default's */
-static int tenant_serves(struct tree *t, const char *name)
-{
-  char wild[SNI_NAME_MAX + 2];
-  const char *parent = strchr(name, '.');
-  struct cert *w;
-  if (tree_find(t, name)) return 1;
-  if (name[0] == '*' || !parent || strlen(parent) + 1 > SNI_NAME_MAX) return 0;
-  wild[0] = '*'; strcpy(wild + 1, parent);
-  return (w = tree_find(t, wild)) && served_path(w);
-}
-
-/* calls fn for every name served: usable tenants and the default's own
- * names, wildcards first if wild is 1, last if 0 */
+/* calls fn for every usable tenant, wildcards first if wild is 1, last
+ * if 0. The default's own names are never entries: a name no tenant
+ * has gets the default from every server anyway, and the default's
+ * file is the server's user's to write, so the outputs would list, and
+ * postmap -F copy, whatever that user put there. */
 void each_name(struct tree *t, int wild, void (*fn)(struct cert *, const char *, void *), void *arg)
 {
-  struct cert *d = the_default(t);
   size_t i;
   int pass;
-  for (pass = 0; pass < 2; ++pass, wild = !wild) {
+  for (pass = 0; pass < 2; ++pass, wild = !wild)
     for (i = 0; i < t->len; ++i)
       if (!t->c[i].is_default && served_path(&t->c[i]) && (t->c[i].name[0] == '*') == wild)
         fn(&t->c[i], t->c[i].name, arg);
-    for (i = 0; d && i < d->sans.len; i += strlen(d->sans.s + i) + 1) {
-      const char *s = d->sans.s + i;
-      if ((s[0] == '*') == wild && !tenant_serves(t, s)) fn(d, s, arg);
-    }
-  }
 }
 
 /* "# certificates sha256 HEX": what the output names and what those
@@ -210,7 +190,7 @@ const char *dovecot_syntax_detect(void)
   unsigned long major = 0, minor = 0;
   const char *s = buf;
 
-  if (run_output(args, buf, sizeof buf))
+  if (run_output(args, buf, sizeof buf, TOOL_SECONDS))
     die_output("unable to run dovecot --version: set dovecot_syntax = 2.3 or 2.4", 0, 0, 0);
   while (*s >= '0' && *s <= '9') major = major * 10 + (unsigned long)(*s++ - '0');
   if (*s == '.') for (++s; *s >= '0' && *s <= '9'; ++s) minor = minor * 10 + (unsigned long)(*s - '0');
@@ -305,12 +285,11 @@ static void dovecot_file(struct cert *c, const char *name, void *arg)
   else p->changed |= write_if_changed_at(p->fd, p->path.s + dl, p->path.s, &p->text, 0644);
 }
 
-/* would each_name give name: a usable tenant's, or the default's own */
+/* would each_name give name: a usable tenant's */
 static int served(struct tree *t, const char *name)
 {
-  struct cert *c = tree_find(t, name), *d = the_default(t);
-  if (c) return served_path(c) != 0;
-  return d && cert_covers(d, name) == 2 && !tenant_serves(t, name);
+  struct cert *c = tree_find(t, name);
+  return c && !c->is_default && served_path(c) != 0;
 }
 
 /* one 13-ssl-sni-NAME.conf per name; stale ones we wrote are removed */
@@ -348,32 +327,31 @@ int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int d
   return p.changed;
 }
 
-static int run_postmap(const char *type, const char *file)
+/* postmap -F copies each file named into the map: the files are the
+ * server's user's to rewrite, so what postmap may write is bounded by
+ * what the server itself would read of each (RLIMIT_FSIZE) */
+static int run_postmap(const char *type, const char *file, size_t entries, unsigned long seconds)
 {
   stralloc arg = {0};
-  int status;
-  pid_t pid;
+  const char *args[4];
+  int r;
   if (!stralloc_copys(&arg, type) || !stralloc_cats(&arg, ":") || !stralloc_cats(&arg, file)
       || !stralloc_0(&arg)) die_nomem();
-  buffer_flush(buffer_1);
-  pid = fork();
-  if (pid == -1) die_output("unable to run postmap", 0, 0, 1);
-  if (!pid) {
-    execlp("postmap", "postmap", "-F", arg.s, (char *)0);
-    _exit(127);
-  }
-  if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
-    die_output("postmap -F failed", 0, arg.s, 0);
-  if (WEXITSTATUS(status) == 127)
+  args[0] = "postmap"; args[1] = "-F"; args[2] = arg.s; args[3] = 0;
+  r = run_bounded(args, (unsigned long long)(entries + 1) * 2 * (SERVERCERT_MAX + 4096) + 1024 * 1024, seconds);
+  if (r == 127)
     die_output("postmap not found in $PATH or /usr/sbin: install Postfix, or empty the postfix_map setting", 0, 0, 0);
-  if (WEXITSTATUS(status)) die_output("postmap -F failed", 0, arg.s, 0);
+  if (r == RUN_TIMEOUT) die_output("postmap -F was killed at command_timeout", 0, arg.s, 0);
+  if (r == 128 + SIGXFSZ) die_output("postmap -F was stopped: the files it copies grew past what the server reads", 0, arg.s, 0);
+  if (r) die_output("postmap -F failed", 0, arg.s, 0);
   stralloc_free(&arg);
   return 1;
 }
 
 /* source file (0600) then postmap -F; also when the database is missing */
-int postfix_write(struct tree *t, const char *file, const char *type)
+int postfix_write(struct tree *t, const char *file, const char *type, unsigned long seconds)
 {
+  size_t entries = 0, i;
   stralloc text = {0}, db = {0};
   const char *base;
   struct stat st;
@@ -386,7 +364,8 @@ int postfix_write(struct tree *t, const char *file, const char *type)
       || !stralloc_0(&db)) die_nomem();
   if (fstatat(dir, db.s, &st, AT_SYMLINK_NOFOLLOW) == -1) changed = 1;
   close(dir);
-  if (changed) run_postmap(type, file);
+  for (i = 0; i < text.len; ++i) entries += text.s[i] == '\n';
+  if (changed) run_postmap(type, file, entries, seconds);
   stralloc_free(&text); stralloc_free(&db);
   return changed;
 }

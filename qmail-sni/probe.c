@@ -8,12 +8,17 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <fmt.h>
 #include <scan.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "qmail-sni.h"
 #include "starttls.h"
+#include "ask.h"
+
+#define ANSWER_LINE 4096 /* a CN, the SANs or why: no more of each */
+#define ANSWER_MAX (4 * ANSWER_LINE)
 
 /* a client limited to RSA: the signature algorithms it offers */
 #define RSA_SIGALGS "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512"
@@ -88,8 +93,9 @@ static int fd_connect(const struct listener *l, const char **why)
 }
 
 /* the leaf served for sni (0: none), or 0 with *why; *down if nothing
- * was reached to compare */
-static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, const char **why, int *down)
+ * was reached to compare. "R" on out once connected: a listener that
+ * then says nothing in time was reached, and served nothing */
+static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, const char **why, int *down, int out)
 {
   static char err[256];
   X509 *x = 0;
@@ -98,6 +104,7 @@ static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, 
   int fd = fd_connect(l, why);
   *down = fd == -1;
   if (fd == -1) return 0;
+  if (!ask_put(out, "R\n", 2)) _exit(111);
   if (!starttls(fd, l->proto)) {
     *why = "the server did not take STARTTLS (not offered, refused, or the connection closed)";
     close(fd);
@@ -122,6 +129,128 @@ static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, 
   close(fd);
   ERR_clear_error();
   return x;
+}
+
+/* what the child asks: a listener, a name, a client kind */
+struct question { const struct listener *l; const char *sni; int rsa_only; };
+
+/* in the child, as network_user: one handshake, answered in lines,
+ * "C FINGERPRINT NOTAFTER", "N CN", "S SAN,SAN" for a certificate, or
+ * "D WHY" (nothing reached), "F WHY" (reached, nothing served) */
+static void ask_handshake(int out, void *arg)
+{
+  struct question *qn = arg;
+  stralloc a = {0}, part = {0};
+  char fp[97], num[FMT_LONG];
+  const char *why = "";
+  long not_after = 0;
+  size_t i;
+  int down;
+  SSL_CTX *ctx = probe_ctx(qn->rsa_only);
+  X509 *x = handshake(ctx, qn->l, qn->sni, &why, &down, out);
+  if (!x) {
+    if (!stralloc_copys(&a, down ? "D " : "F ") || !stralloc_catb(&a, why, strnlen(why, ANSWER_LINE))
+        || !stralloc_cats(&a, "\n")) _exit(111);
+  }
+  else {
+    if (!x509_fingerprint(x, fp)) _exit(111);
+    x509_days_left(x, &not_after);
+    num[fmt_long(num, not_after)] = 0;
+    x509_cn(x, &part);
+    if (part.len && !part.s[part.len - 1]) --part.len;
+    if (!stralloc_copys(&a, "C ") || !stralloc_cats(&a, fp) || !stralloc_cats(&a, " ") || !stralloc_cats(&a, num)
+        || !stralloc_cats(&a, "\nN ") || !stralloc_catb(&a, part.s, part.len > ANSWER_LINE ? ANSWER_LINE : part.len)
+        || !stralloc_cats(&a, "\nS ")) _exit(111);
+    x509_sans(x, &part);
+    for (i = 0; i < part.len && i < ANSWER_LINE; ++i) if (!part.s[i]) part.s[i] = ',';
+    if (part.len && part.s[part.len - 1] == ',') --part.len;
+    if (!stralloc_catb(&a, part.s, part.len > ANSWER_LINE ? ANSWER_LINE : part.len) || !stralloc_cats(&a, "\n")) _exit(111);
+  }
+  if (!ask_put(out, a.s, a.len)) _exit(111);
+}
+
+/* one line of the child's answer, made printable: 0 if there is none */
+static int answer_line(const stralloc *a, size_t *at, char kind, stralloc *out)
+{
+  stralloc raw = {0};
+  size_t end;
+  if (*at + 2 > a->len || a->s[*at] != kind || a->s[*at + 1] != ' ') return 0;
+  for (end = *at + 2; end < a->len && a->s[end] != '\n'; ++end) ;
+  if (end == a->len || end - *at - 2 > ANSWER_LINE) return 0;
+  if (!stralloc_copyb(&raw, a->s + *at + 2, end - *at - 2) || !stralloc_0(&raw)) die_nomem();
+  printable(out, raw.s); /* a NUL in it ends it */
+  stralloc_free(&raw);
+  *at = end + 1;
+  return 1;
+}
+
+/* the child's answer, read as hostile: 1 if it is one */
+static int answer_parse(const stralloc *a, struct served *s)
+{
+  stralloc c = {0};
+  size_t at = a->len >= 2 && !memcmp(a->s, "R\n", 2) ? 2 : 0, i;
+  int ok = 0;
+  if (answer_line(a, &at, 'D', &s->whytext)) { s->state = SERVED_DOWN; return at == a->len; }
+  if (answer_line(a, &at, 'F', &s->whytext)) { s->state = SERVED_OTHER; return at == a->len; }
+  /* "FINGERPRINT NOTAFTER" is 95 characters, a blank and a number */
+  if (answer_line(a, &at, 'C', &c) && c.len >= 98 && c.len <= 96 + 21 && c.s[95] == ' '
+      && answer_line(a, &at, 'N', &s->cn) && answer_line(a, &at, 'S', &s->sans) && at == a->len) {
+    for (i = 0; i < 95; ++i)
+      if (i % 3 == 2 ? c.s[i] != ':' : !c.s[i] || !strchr("0123456789ABCDEF", c.s[i])) break;
+    if (i == 95 && c.s[96 + scan_long(c.s + 96, &s->not_after)] == 0) {
+      memcpy(s->fp, c.s, 95);
+      s->fp[95] = 0;
+      s->got = ok = 1;
+      s->state = SERVED_OTHER; /* until compared */
+    }
+  }
+  stralloc_free(&c);
+  return ok;
+}
+
+/* listeners that missed a deadline this run: not asked again */
+static stralloc silent;
+
+static void listener_key(const struct listener *l, stralloc *k)
+{
+  if (!stralloc_copys(k, l->host) || !stralloc_cats(k, " ") || !stralloc_cats(k, l->port) || !stralloc_0(k)) die_nomem();
+}
+
+/* the leaf l serves sni, asked by a child as network_user: s->got and
+ * the rest, or s->why; the state, SERVED_DOWN if nothing to compare */
+static int ask_served(struct qsni *q, const struct listener *l, const char *sni, int rsa_only, struct served *s)
+{
+  struct question qn;
+  stralloc a = {0}, key = {0};
+  char num[FMT_ULONG];
+  const char *why;
+  int r;
+  num[fmt_ulong(num, q->cf.ask_timeout)] = 0;
+  listener_key(l, &key);
+  s->state = SERVED_DOWN;
+  if ((why = ask_spent(q))) str0(&s->whytext, why);
+  else if (listed(&silent, key.s)) {
+    if (!stralloc_copys(&s->whytext, "not asked: it gave no answer within ") || !stralloc_cats(&s->whytext, num)
+        || !stralloc_cats(&s->whytext, " s (ask_timeout) before") || !stralloc_0(&s->whytext)) die_nomem();
+  }
+  else {
+    qn.l = l; qn.sni = sni; qn.rsa_only = rsa_only;
+    r = ask_child(q, ask_handshake, &qn, ANSWER_MAX, &a);
+    if (r == ASK_LATE && (why = ask_spent(q))) str0(&s->whytext, why);
+    else if (r == ASK_LATE) {
+      if (!stralloc_copys(&s->whytext, "no answer within ") || !stralloc_cats(&s->whytext, num)
+          || !stralloc_cats(&s->whytext, " s (ask_timeout)") || !stralloc_0(&s->whytext)
+          || !stralloc_cat(&silent, &key)) die_nomem();
+      /* connected, then silent: reached, and served nothing */
+      if (a.len >= 2 && !memcmp(a.s, "R\n", 2)) s->state = SERVED_OTHER;
+    }
+    else if (r != ASK_DONE || !answer_parse(&a, s)) {
+      s->got = 0;
+      str0(&s->whytext, "the asking process, as network_user, gave no answer");
+    }
+  }
+  stralloc_free(&a); stralloc_free(&key);
+  return s->state;
 }
 
 /* file's leaf if the server would serve it, else 0 */
@@ -175,25 +304,27 @@ int probe_name(char out[SNI_NAME_MAX + 1], const char *pattern)
   return 1;
 }
 
-int probe_served(struct qsni *q, SSL_CTX *ctx, const struct listener *l, const char *sni, int rsa_only,
-                 struct served *s)
+int probe_served(struct qsni *q, const struct listener *l, const char *sni, int rsa_only, struct served *s)
 {
-  char a[97], b[97];
-  int down;
-  s->why = "";
-  s->got = handshake(ctx, l, sni, &s->why, &down);
+  char want[97];
+  memset(s, 0, sizeof *s);
   s->want = expected(q, sni, s->path, rsa_only, &s->pair);
-  if (!s->got && down) return s->state = SERVED_DOWN;
-  s->state = s->got && s->want && x509_fingerprint(s->got, a) && x509_fingerprint(s->want, b) && !strcmp(a, b)
-           ? SERVED_OK : SERVED_OTHER;
+  if (ask_served(q, l, sni, rsa_only, s) == SERVED_DOWN) return SERVED_DOWN;
+  s->state = s->got && s->want && x509_fingerprint(s->want, want) && !strcmp(s->fp, want) ? SERVED_OK : SERVED_OTHER;
   return s->state;
 }
 
 void served_free(struct served *s)
 {
-  X509_free(s->got);
   X509_free(s->want);
-  s->got = s->want = 0;
+  s->want = 0;
+  stralloc_free(&s->cn); stralloc_free(&s->sans); stralloc_free(&s->whytext);
+}
+
+/* why nothing was served, or "" */
+const char *served_why(const struct served *s)
+{
+  return s->whytext.len ? s->whytext.s : "";
 }
 
 /* a certificate in short: CN, and the first 8 bytes of its SHA-256,
@@ -221,11 +352,26 @@ void cert_brief(X509 *x, int sans, stralloc *out)
   stralloc_free(&s);
 }
 
-/* what was served, in short: the certificate, or nothing and why */
+/* what was served, in short, as cert_brief says it (with sans, its
+ * names too), or nothing and why */
+void served_brief(const struct served *s, int sans, stralloc *out)
+{
+  char fp[24];
+  if (!s->got) {
+    if (!stralloc_copys(out, "nothing (") || !stralloc_cats(out, served_why(s)) || !stralloc_cats(out, ")")) die_nomem();
+  }
+  else {
+    memcpy(fp, s->fp, 23);
+    fp[23] = 0;
+    if (!stralloc_copys(out, "CN=") || !stralloc_cats(out, s->cn.len ? s->cn.s : "")
+        || (sans && (!stralloc_cats(out, " SAN=") || !stralloc_cats(out, s->sans.len ? s->sans.s : "")))
+        || !stralloc_cats(out, " sha256=") || !stralloc_cats(out, fp)) die_nomem();
+  }
+  if (!stralloc_0(out)) die_nomem();
+  --out->len;
+}
+
 void served_text(const struct served *s, stralloc *out)
 {
-  if (s->got) { cert_brief(s->got, 0, out); return; }
-  if (!stralloc_copys(out, "nothing (") || !stralloc_cats(out, s->why) || !stralloc_cats(out, ")")
-      || !stralloc_0(out)) die_nomem();
-  --out->len;
+  served_brief(s, 0, out);
 }

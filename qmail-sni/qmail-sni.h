@@ -55,6 +55,10 @@ struct config {
   const char *s6_dir;         /* s6-envdir of KEYFILE:name, CERTFILE:name */
   const char *verify;         /* KIND:HOST:PORT ...: listeners asked after reloads */
   const char *tlswrapper_reload, *stunnel_reload, *s6_reload;
+  const char *network_user;   /* who asks listeners and DNS: never root */
+  unsigned long ask_timeout;  /* seconds for one whole conversation */
+  unsigned long command_timeout; /* seconds for a reload, postmap, doveconf */
+  unsigned long hook_chain_timeout; /* seconds for the chained hook */
   char *keep[64];             /* copies of the settings, for the values */
   size_t kept;
 };
@@ -100,6 +104,7 @@ void die_untrusted(const char *path, const struct stat *st, const char *why);
 #define TREE_READ 0
 #define TREE_WRITE 1
 void tree_open(struct qsni *q, int write);
+void tree_unlock(struct qsni *q);
 int name_dir(struct qsni *q, const char *name, int create);
 void tree_dir_mode(struct qsni *q, gid_t *gid, mode_t *mode);
 
@@ -231,7 +236,8 @@ int check_dane(struct qsni *q, problemfn problem, notefn note);
 #define DANE_OTHER 0      /* 3 1 1 records, none of them its */
 #define DANE_NONE -1      /* no 3 1 1 record: DANE senders pin no key */
 #define DANE_UNANSWERED -2 /* DNS did not answer: *why */
-int dane_status(const char *name, const char *hex, unsigned long *ttl, const char **why);
+int dane_status(struct qsni *q, const char *name, const char *hex, unsigned long *ttl, const char **why);
+void dane_ask(struct qsni *q);
 
 /* held.c: renewals held until DNS publishes their key */
 #define HELD_DIR ".qmail-sni.held" /* in servercerts/, root's alone */
@@ -252,17 +258,22 @@ struct listener { char spec[320], host[256], port[8]; const char *proto; /* STAR
 #define SERVED_DOWN -1  /* nothing reached to compare */
 struct served {
   int state;
-  X509 *got, *want;          /* served, and the tree's (0: none) */
+  int got;                   /* a certificate was served: what follows */
+  char fp[96];               /* its SHA-256, as x509_fingerprint */
+  long not_after;            /* its expiry, Unix time */
+  stralloc cn, sans;         /* printable, SANs comma-separated */
+  stralloc whytext;          /* why nothing was served (served_why) */
+  X509 *want;                /* the tree's (0: none) */
   char path[SNI_PATH_MAX];   /* the tree's file */
-  const char *why;           /* why nothing was served */
   int pair;                  /* the name has a pair */
 };
 SSL_CTX *probe_ctx(int rsa_only);
 const char *hostport_parse(struct listener *l, const char *hp);
 const char *listener_parse(struct listener *l, const char *spec);
 int probe_name(char out[SNI_NAME_MAX + 1], const char *pattern);
-int probe_served(struct qsni *q, SSL_CTX *ctx, const struct listener *l, const char *sni, int rsa_only,
-                 struct served *s);
+int probe_served(struct qsni *q, const struct listener *l, const char *sni, int rsa_only, struct served *s);
+const char *served_why(const struct served *s);
+void served_brief(const struct served *s, int sans, stralloc *out);
 void served_free(struct served *s);
 X509 *servercert_servable(const char *file, int check_dates);
 void served_text(const struct served *s, stralloc *out);
@@ -287,7 +298,7 @@ int output_dir(const char *dir, int dry);
 DIR *output_list(int fd, const char *dir);
 int path_same(const char *path, const char *data, size_t len);
 int dovecot_write_dir(struct tree *t, const char *dir, const char *syntax, int dry);
-int postfix_write(struct tree *t, const char *file, const char *type);
+int postfix_write(struct tree *t, const char *file, const char *type, unsigned long seconds);
 /* shared with frontends.c */
 #define OUTPUT_HEADER "qmail-sni: generated from the qmail certificate tree; do not edit"
 const char *safe_path(const char *path);
@@ -315,9 +326,6 @@ void str0(stralloc *sa, const char *s);
 void time_utc(long t, char out[32]);
 int pair_path(char out[SNI_PATH_MAX], const char *path);
 void printable(stralloc *out, const char *s);
-int run_command(const char *cmd);
-int run_argv(const char *prog, int argc, char **argv);
-int run_output(const char *const *args, char *buf, size_t size);
 void output_note(const char *name);
 void die_output(const char *what, const char *step, const char *path, int sys);
 void path_sbin(void);
@@ -333,6 +341,7 @@ int listed(const stralloc *list, const char *s);
 #define INSTALL_UNCHANGED 0
 #define INSTALL_HELD 2            /* kept until DNS publishes its key (held.c) */
 int sync_outputs(struct qsni *q, int dry);
+int sync_and_verify(struct qsni *q);
 #define PENDING_DOVECOT 1
 #define PENDING_POSTFIX 2
 #define PENDING_TLSWRAPPER 4

@@ -170,6 +170,15 @@ void tree_open(struct qsni *q, int write)
   lock(q);
 }
 
+/* the lock let go, before a run talks to the network; the next
+ * tree_open(TREE_WRITE) takes it again and checks the tree anew */
+void tree_unlock(struct qsni *q)
+{
+  if (q->lock == -1) return;
+  close(q->lock);
+  q->lock = -1;
+}
+
 /* servercerts/NAME as a directory of root's, made if missing (a link
  * there is replaced): its descriptor */
 int name_dir(struct qsni *q, const char *name, int create)

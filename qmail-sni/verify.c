@@ -70,6 +70,21 @@ static void owed_save(struct qsni *q, const stralloc *names)
   stralloc_free(&text);
 }
 
+/* under the lock again: the names verified are owed no more, and what
+ * another run owed meanwhile stays */
+static void owed_settle(struct qsni *q, const stralloc *verified)
+{
+  stralloc now = {0}, left = {0};
+  size_t i;
+  tree_open(q, TREE_WRITE);
+  verify_pending(q, &now);
+  for (i = 0; i < now.len; i += strlen(now.s + i) + 1)
+    if (!listed(verified, now.s + i) && (!stralloc_cats(&left, now.s + i) || !stralloc_0(&left))) die_nomem();
+  if (left.len != now.len) owed_save(q, &left);
+  tree_unlock(q);
+  stralloc_free(&now); stralloc_free(&left);
+}
+
 void verify_owed(struct qsni *q, const char *name)
 {
   stralloc names = {0};
@@ -85,15 +100,14 @@ void verify_owed(struct qsni *q, const char *name)
 /* pattern (0: no SNI) asked of l as a client that takes ECDSA and, for
  * a name with a pair, as one limited to RSA: fn for each answer; the
  * worst state */
-static int ask_kinds(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern,
-                     servedfn fn, void *arg)
+static int ask_kinds(struct qsni *q, const struct listener *l, const char *pattern, servedfn fn, void *arg)
 {
   char name[SNI_NAME_MAX + 1];
   struct served s;
   int rsa_only, st, state = SERVED_OK;
   if (pattern && !probe_name(name, pattern)) return SERVED_OK;
   for (rsa_only = 0; rsa_only < 2; ++rsa_only) {
-    st = probe_served(q, ctx[rsa_only], l, pattern ? name : 0, rsa_only, &s);
+    st = probe_served(q, l, pattern ? name : 0, rsa_only, &s);
     fn(l, pattern, rsa_only, &s, arg);
     served_free(&s);
     if (st < state) state = st;
@@ -108,7 +122,7 @@ static void said_other(const struct listener *l, const char *pattern, int rsa_on
   stralloc *said = arg, brief = {0};
   (void)l; (void)pattern;
   if (s->state == SERVED_OK || said->len) return;
-  if (s->state == SERVED_DOWN) { if (!stralloc_copys(said, s->why)) die_nomem(); }
+  if (s->state == SERVED_DOWN) { if (!stralloc_copys(said, served_why(s))) die_nomem(); }
   else {
     served_text(s, &brief);
     if (!stralloc_copys(said, "serves ") || !stralloc_cat(said, &brief)) die_nomem();
@@ -118,14 +132,14 @@ static void said_other(const struct listener *l, const char *pattern, int rsa_on
   stralloc_free(&brief);
 }
 
-static int name_served(struct qsni *q, SSL_CTX *ctx[2], const struct listener *l, const char *pattern, stralloc *said)
+static int name_served(struct qsni *q, const struct listener *l, const char *pattern, stralloc *said)
 {
   said->len = 0;
-  return ask_kinds(q, ctx, l, pattern, said_other, said);
+  return ask_kinds(q, l, pattern, said_other, said);
 }
 
 /* poll every (name, listener) not yet served for VERIFY_POLL seconds */
-static int poll(struct qsni *q, SSL_CTX *ctx[2], struct listener *l, int nl, const stralloc *names,
+static int poll(struct qsni *q, struct listener *l, int nl, const stralloc *names,
                 int *state, stralloc *said)
 {
   struct timespec tick = { 0, 500000000 };
@@ -137,7 +151,7 @@ static int poll(struct qsni *q, SSL_CTX *ctx[2], struct listener *l, int nl, con
     for (i = 0, k = 0; i < names->len; i += strlen(names->s + i) + 1, ++k)
       for (j = 0; j < nl; ++j)
         if (state[k * nl + j] != SERVED_OK
-            && (state[k * nl + j] = name_served(q, ctx, &l[j], names->s + i, &said[k * nl + j])) != SERVED_OK) ++left;
+            && (state[k * nl + j] = name_served(q, &l[j], names->s + i, &said[k * nl + j])) != SERVED_OK) ++left;
     if (!left || time(0) >= until) return left;
     nanosleep(&tick, 0);
   }
@@ -145,22 +159,19 @@ static int poll(struct qsni *q, SSL_CTX *ctx[2], struct listener *l, int nl, con
 
 int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
 {
-  stralloc names = {0}, owed = {0}, ok = {0}, *said;
+  stralloc names = {0}, owed = {0}, done = {0}, ok = {0}, *said;
   struct listener *l;
-  SSL_CTX *ctx[2];
   size_t i;
   int n = verify_pending(q, &names), nl, *state, j, k, left;
 
   if (!n) return 0;
-  if (!(nl = verify_listeners(q, &l))) { owed_save(q, &owed); return 0; }
+  if (!(nl = verify_listeners(q, &l))) { owed_settle(q, &names); return 0; }
   if (!(state = calloc((size_t)(n * nl), sizeof *state)) || !(said = calloc((size_t)(n * nl), sizeof *said))) die_nomem();
   for (k = 0; k < n * nl; ++k) state[k] = SERVED_OTHER;
-  ctx[0] = probe_ctx(0);
-  ctx[1] = probe_ctx(1);
-  left = poll(q, ctx, l, nl, &names, state, said);
+  left = poll(q, l, nl, &names, state, said);
   if (left && reload_again) {
     reload_again(q);
-    left = poll(q, ctx, l, nl, &names, state, said);
+    left = poll(q, l, nl, &names, state, said);
   }
   for (i = 0, k = 0; i < names.len; i += strlen(names.s + i) + 1, ++k) {
     const char *name = names.s + i;
@@ -177,12 +188,12 @@ int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
         carp("warning: ", name, ": ", l[j].spec, state[k * nl + j] == SERVED_DOWN ? " unreachable: " : " ",
              said[k * nl + j].s, ", not the new certificate, after one more reload: owed until it does (qmail-sni check)");
     if (bad && (!stralloc_cats(&owed, name) || !stralloc_0(&owed))) die_nomem();
+    if (!bad && (!stralloc_cats(&done, name) || !stralloc_0(&done))) die_nomem();
   }
-  owed_save(q, &owed);
+  owed_settle(q, &done);
   for (k = 0; k < n * nl; ++k) stralloc_free(&said[k]);
   free(said); free(state); free(l);
-  SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);
-  stralloc_free(&names); stralloc_free(&ok);
+  stralloc_free(&names); stralloc_free(&ok); stralloc_free(&done);
   left = owed.len != 0;
   stralloc_free(&owed);
   return left;
@@ -193,16 +204,12 @@ int verify_run(struct qsni *q, int (*reload_again)(struct qsni *q))
 void listeners_each(struct qsni *q, struct tree *t, servedfn fn, void *arg)
 {
   struct listener *l;
-  SSL_CTX *ctx[2];
   size_t i;
   int nl = verify_listeners(q, &l), j, down;
   if (!nl) return;
-  ctx[0] = probe_ctx(0);
-  ctx[1] = probe_ctx(1);
   for (j = 0; j < nl; ++j)
     for (i = 0, down = 0; i <= t->len && !down; ++i)
       if (i == t->len || !t->c[i].is_default)
-        down = ask_kinds(q, ctx, &l[j], i < t->len ? t->c[i].name : 0, fn, arg) == SERVED_DOWN;
-  SSL_CTX_free(ctx[0]); SSL_CTX_free(ctx[1]);
+        down = ask_kinds(q, &l[j], i < t->len ? t->c[i].name : 0, fn, arg) == SERVED_DOWN;
   free(l);
 }
