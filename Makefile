@@ -31,7 +31,7 @@ HELPER_OBJS = qmail-sni/main.o qmail-sni/bundle.o qmail-sni/cache.o qmail-sni/co
 	qmail-sni/cmd_dovecot.o qmail-sni/cmd_postfix.o qmail-sni/cmd_sync.o \
 	qmail-sni/frontends.o qmail-sni/check_outputs.o \
 	qmail-sni/cmd_tlswrapper.o qmail-sni/cmd_stunnel.o qmail-sni/cmd_s6.o \
-	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/held.o qmail-sni/probe.o qmail-sni/verify.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o qmail-sni/run.o qmail-sni/ask.o qmail-sni/tlsa_parse.o core/tls_sni.o
+	qmail-sni/cmd_probe.o qmail-sni/cmd_tlsa.o qmail-sni/dane.o qmail-sni/held.o qmail-sni/probe.o qmail-sni/verify.o qmail-sni/starttls.o qmail-sni/servercert_lazy.o qmail-sni/run.o qmail-sni/ask.o qmail-sni/tlsa_parse.o qmail-sni/lineage.o core/tls_sni.o
 TEST_BINS = tests/smtpd-harness tests/canon-test tests/sni-client tests/tls-load \
 	tests/atomic-reader
 
@@ -126,6 +126,10 @@ fuzz/canon: fuzz/canon.c core/tls_sni.c core/tls_sni.h
 fuzz/servercert: fuzz/servercert.c core/tls_sni.c core/tls_sni.h qmail-sni/servercert_lazy.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(OWFAT_CFLAGS) -o $@ fuzz/servercert.c core/tls_sni.c qmail-sni/servercert_lazy.c $(SSL_LIBS)
 
+# the one reader of a DNS answer, alone
+fuzz/tlsa: fuzz/tlsa.c qmail-sni/tlsa_parse.c qmail-sni/tlsa_parse.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/tlsa.c qmail-sni/tlsa_parse.c
+
 # the helper's parsers, linked with the whole helper (its main renamed)
 FUZZ_HELPER = fuzz/config fuzz/bundle fuzz/cache fuzz/hookargs
 HELPER_SRCS = $(HELPER_OBJS:.o=.c)
@@ -133,7 +137,7 @@ $(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h core/tls_sni.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS) -lresolv
 
 # seeds with real keys are made here, never committed
-FUZZ_TARGETS = canon servercert config bundle cache hookargs
+FUZZ_TARGETS = canon servercert config bundle cache hookargs tlsa
 fuzz: $(addprefix fuzz/,$(FUZZ_TARGETS))
 	bash fuzz/seed-keys fuzz/work/servercert fuzz/work/bundle
 	for t in $(FUZZ_TARGETS); do \

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include "qmail-sni.h"
+#include "lineage.h"
 
 static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain, int flags)
 {
@@ -68,55 +69,78 @@ int cmd_exit_hook(struct qsni *q, int argc, char **argv)
 
 /* the name a lineage is installed under: its directory's, if the
  * certificate covers it, else the certificate's first name */
-static int lineage_name(const char *dir, const char *cert, stralloc *name)
+static int lineage_name(const char *dir, const stralloc *chain, stralloc *name)
 {
-  stralloc sans = {0}, text = {0};
-  const char *why, *base = strrchr(dir, '/');
+  stralloc sans = {0};
   char canon[SNI_NAME_MAX + 1];
   int ok = 0;
-  base = base ? base + 1 : dir;
-  if (read_at(AT_FDCWD, cert, READ_FOLLOW, &text, SERVERCERT_MAX, &why) != 1) return 0;
-  pem_sans(&text, &sans);
-  if (sni_pattern_canon(canon, base, strlen(base)) == SNI_OK && x509_covers(sans.s, sans.len, canon) == 2) {
+  pem_sans(chain, &sans);
+  if (sni_pattern_canon(canon, dir, strlen(dir)) == SNI_OK && x509_covers(sans.s, sans.len, canon) == 2) {
     str0(name, canon); ok = 1;
   }
   else if (sans.len) { str0(name, sans.s); ok = 1; }
-  stralloc_free(&text); stralloc_free(&sans);
+  stralloc_free(&sans);
   return ok;
 }
 
+/* live/dname's key and chain, read as lineage.c reads them: 1; 0 if it
+ * is refused (said); -1 if it is no lineage */
+static int lineage_load(int lfd, const char *live, const char *dname, stralloc *key, stralloc *chain)
+{
+  stralloc why = {0};
+  struct stat st;
+  int fd = lineage_open(lfd, live, dname, &why), r = 1;
+  if (fd == -1) r = why.len ? 0 : -1;
+  /* not a lineage: certbot's README */
+  else if (fstatat(fd, "fullchain.pem", &st, AT_SYMLINK_NOFOLLOW) == -1) r = -1;
+  else if (!lineage_read(lfd, live, fd, dname, "fullchain", chain, &why)
+           || !lineage_read(lfd, live, fd, dname, "privkey", key, &why)) r = 0;
+  if (!r) carp("warning: ", why.s, ": left alone");
+  if (fd != -1) close(fd);
+  stralloc_free(&why);
+  return r;
+}
+
 /* certbot --all [LIVE]: every lineage under LIVE (/etc/letsencrypt/live)
- * adopted, then the outputs written once */
+ * adopted, then the outputs written once. LIVE is checked as the tree
+ * is, and what a lineage's links lead to (lineage.c); a lineage refused
+ * is said and left, the others go on, and the run exits 100 */
 static int certbot_all(struct qsni *q, const char *live)
 {
-  stralloc dir = {0}, key = {0}, chain = {0}, name = {0};
+  stralloc key = {0}, chain = {0}, name = {0}, path = {0};
   struct dirent *d;
-  DIR *dh = opendir(live);
-  int done = 0;
+  DIR *dh;
+  int done = 0, refused = 0, r, lfd = safedir_open(live, SAFE_TRUST);
 
-  if (!dh) diesys(errno == ENOENT ? EXIT_PERM : EXIT_TEMP, "fatal: unable to read ", live);
+  if (lfd == -1) diesys(errno == ENOENT ? EXIT_PERM : EXIT_TEMP, "fatal: unable to read ", live);
+  if (!(dh = dir_list(lfd))) diesys(EXIT_TEMP, "fatal: unable to read ", live);
   while ((d = readdir(dh))) {
     if (d->d_name[0] == '.') continue;
-    if (!stralloc_copys(&dir, live) || !stralloc_cats(&dir, "/") || !stralloc_cats(&dir, d->d_name)
-        || !stralloc_copy(&key, &dir) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
-        || !stralloc_copy(&chain, &dir) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain)
-        || !stralloc_0(&dir)) die_nomem();
-    if (access(chain.s, F_OK) == -1) continue; /* not a lineage: certbot's README */
-    if (!lineage_name(dir.s, chain.s, &name)) { carp("warning: ", chain.s, ": no certificate with a name: left alone"); continue; }
-    if (install_cert(q, name.s, key.s, chain.s, install_default(q, name.s, 1) | INSTALL_IF_CHANGED) == INSTALL_DONE) ++done;
+    if ((r = lineage_load(lfd, live, d->d_name, &key, &chain)) != 1) { refused += !r; continue; }
+    if (!lineage_name(d->d_name, &chain, &name)) {
+      carp("warning: ", live, "/", d->d_name, "/fullchain.pem: no certificate with a name: left alone");
+      continue;
+    }
+    if (!stralloc_copys(&path, live) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, d->d_name)
+        || !stralloc_0(&path)) die_nomem();
+    if (install_texts(q, name.s, &key, path.s, &chain, path.s, install_default(q, name.s, 1) | INSTALL_IF_CHANGED)
+        == INSTALL_DONE) ++done;
   }
   closedir(dh);
-  stralloc_free(&dir); stralloc_free(&key); stralloc_free(&chain); stralloc_free(&name);
+  close(lfd);
+  stralloc_free(&key); stralloc_free(&chain); stralloc_free(&name); stralloc_free(&path);
   if (done) outputs_owed(q);
-  return sync_and_verify(q);
+  r = sync_and_verify(q);
+  return refused ? EXIT_PERM : r;
 }
 
 int cmd_certbot(struct qsni *q, int argc, char **argv)
 {
   const char *lineage = getenv("RENEWED_LINEAGE");
   const char *domains = getenv("RENEWED_DOMAINS");
-  stralloc name = {0}, key = {0}, chain = {0};
-  int r;
+  stralloc name = {0}, key = {0}, chain = {0}, live = {0};
+  const char *base;
+  int r, lfd;
   if (argc >= 2 && !strcmp(argv[1], "--all")) {
     if (argc > 3) usage_error("certbot", "--all takes one directory at most", argv[3]);
     return certbot_all(q, argc == 3 ? argv[2] : "/etc/letsencrypt/live");
@@ -125,11 +149,17 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
   if (!lineage || !*lineage || !domains || !*domains)
     die(EXIT_PERM, "fatal: RENEWED_LINEAGE and RENEWED_DOMAINS must be set: run me as certbot --deploy-hook '/usr/local/bin/qmail-sni certbot'");
   while (*domains == ' ') ++domains;
-  if (!stralloc_copyb(&name, domains, strcspn(domains, " ")) || !stralloc_0(&name)
-      || !stralloc_copys(&key, lineage) || !stralloc_cats(&key, "/privkey.pem") || !stralloc_0(&key)
-      || !stralloc_copys(&chain, lineage) || !stralloc_cats(&chain, "/fullchain.pem") || !stralloc_0(&chain))
-    die_nomem();
-  r = deploy(q, name.s, key.s, chain.s, 0);
-  stralloc_free(&name); stralloc_free(&key); stralloc_free(&chain);
-  return r;
+  if (!stralloc_copyb(&name, domains, strcspn(domains, " ")) || !stralloc_0(&name)) die_nomem();
+  /* the lineage as --all reads it: live checked, links only certbot's */
+  if ((lfd = safedir_parent(lineage, &base, SAFE_TRUST)) == -1) diesys(EXIT_TEMP, "fatal: unable to open ", lineage);
+  if (!stralloc_copyb(&live, lineage, (size_t)(base - lineage)) || !stralloc_0(&live)) die_nomem();
+  if (live.len > 2) live.s[live.len - 2] = 0; /* its slash */
+  if (lineage_load(lfd, live.s, base, &key, &chain) != 1)
+    die(EXIT_PERM, "fatal: RENEWED_LINEAGE ", lineage, ": refused, or not a lineage of certbot's");
+  close(lfd);
+  r = install_texts(q, name.s, &key, lineage, &chain, lineage, install_default(q, name.s, 1));
+  if (r == INSTALL_DONE) outputs_owed(q);
+  sync();
+  stralloc_free(&name); stralloc_free(&key); stralloc_free(&chain); stralloc_free(&live);
+  return 0;
 }

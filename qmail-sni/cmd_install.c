@@ -15,6 +15,16 @@
 
 #include "qmail-sni.h"
 
+/* exit 100 for a name that is none */
+static void name_check(const char *name)
+{
+  char canon[SNI_NAME_MAX + 1];
+  stralloc shown = {0};
+  if (sni_pattern_canon(canon, name, strlen(name)) == SNI_OK) return;
+  printable(&shown, name);
+  die(EXIT_PERM, "fatal: bad name: ", shown.s);
+}
+
 /* a file root was given (dehydrated's, certbot's): a regular file of at
  * most SERVERCERT_MAX bytes; a FIFO or /dev/zero is refused by name */
 static void read_file(const char *path, stralloc *text)
@@ -212,29 +222,38 @@ static void readers_can(struct qsni *q, const char *name, uid_t uid, gid_t gid)
 /* key and chain files checked and made one servercert.pem, then
  * installed: INSTALL_UNCHANGED when INSTALL_IF_CHANGED finds the same
  * bytes in place, INSTALL_HELD, or INSTALL_DONE */
-int install_cert(struct qsni *q, const char *name_in, const char *keyfile,
+int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int flags)
 {
+  stralloc keytext = {0}, chaintext = {0};
+  int r;
+  name_check(name);
+  read_file(keyfile, &keytext);
+  read_file(chainfile, &chaintext);
+  r = install_texts(q, name, &keytext, keyfile, &chaintext, chainfile, flags);
+  stralloc_free(&keytext); stralloc_free(&chaintext);
+  return r;
+}
+
+/* a key and chain, read from keyfile and chainfile, for name_in */
+int install_texts(struct qsni *q, const char *name_in, stralloc *keytext, const char *keyfile,
+                  stralloc *chaintext, const char *chainfile, int flags)
+{
   char name[SNI_NAME_MAX + 1], when[32];
-  stralloc sans = {0}, shown = {0}, keytext = {0}, chaintext = {0}, pem = {0}, detail = {0};
+  stralloc sans = {0}, pem = {0}, detail = {0};
   X509 *leaf;
   const char *why;
   int r;
 
-  if (sni_pattern_canon(name, name_in, strlen(name_in)) != SNI_OK) {
-    printable(&shown, name_in);
-    die(EXIT_PERM, "fatal: bad name: ", shown.s);
-  }
-  read_file(keyfile, &keytext);
-  read_file(chainfile, &chaintext);
-  switch (bundle_make(keytext.s, keytext.len, chaintext.s, chaintext.len, &pem, &leaf, &why)) {
+  name_check(name_in);
+  sni_pattern_canon(name, name_in, strlen(name_in));
+  switch (bundle_make(keytext->s, keytext->len, chaintext->s, chaintext->len, &pem, &leaf, &why)) {
     case BUNDLE_OK: break;
     case BUNDLE_MEMORY: die_nomem(); break;
     case BUNDLE_KEY: die(EXIT_PERM, "fatal: unable to read a private key from ", keyfile, ": ", why);
     case BUNDLE_CHAIN: die(EXIT_PERM, "fatal: no certificate in ", chainfile);
     default: die(EXIT_PERM, "fatal: refusing ", name, ": ", keyfile, ": ", why, " in ", chainfile);
   }
-  stralloc_free(&keytext); stralloc_free(&chaintext);
   x509_sans(leaf, &sans);
   if (x509_covers(sans.s, sans.len, name) != 2 && (name[0] == '*' || !x509_covers(sans.s, sans.len, name)))
     die(EXIT_PERM, "fatal: refusing ", name, ": the certificate in ", chainfile, " does not cover ", name);

@@ -136,6 +136,16 @@ static int text_output(const char *path, stralloc *text, int dry)
   return dry ? !path_same(path, text->s, text->len) : write_if_changed(path, text, 0644);
 }
 
+/* a file over what the servers read is left out of the outputs, so
+ * that none grows with what a server's user wrote: said, once a run */
+static void too_large(const struct tree *t)
+{
+  size_t i;
+  for (i = 0; i < t->len; ++i)
+    if (!t->c[i].is_link && t->c[i].why && !strcmp(t->c[i].why, "file too large"))
+      carp("warning: ", t->c[i].name[0] ? t->c[i].name : "the default", ": left out of the outputs: its file is over the 1 MB a server reads");
+}
+
 /* write every configured output that changed (dry: say which would):
  * the PENDING_ flags of the servers whose output changed */
 static int write_outputs(struct qsni *q, int dry)
@@ -151,6 +161,7 @@ static int write_outputs(struct qsni *q, int dry)
   if (*cf->stunnel_conf && !*cf->stunnel_services)
     die(EXIT_PERM, "fatal: stunnel_conf is set, stunnel_services is not: set it to SERVICE:HOST:PORT ...");
   tree_load(&t, q, TREE_DEFAULT | TREE_CACHED);
+  too_large(&t);
   if (*cf->dovecot_conf || *cf->dovecot_dir) {
     syntax = *cf->dovecot_syntax ? cf->dovecot_syntax : dovecot_syntax_detect();
     if (*cf->dovecot_conf) {

@@ -55,6 +55,9 @@ static int held_open(struct qsni *q, int create)
   if (fd == -1 && errno == ENOENT) return -1;
   if (fd == -1) diesys(EXIT_TEMP, "fatal: unable to open ", q->servercerts, "/" HELD_DIR);
   if (fstat(fd, &st) == -1) diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts, "/" HELD_DIR);
+  /* another's is a plant of a previous release's tree: nothing held
+   * there, and the next run that changes the tree removes it */
+  if (st.st_uid != geteuid() && !create) { close(fd); return -1; }
   if (st.st_uid != geteuid() || (st.st_mode & 077))
     die(EXIT_PERM, "fatal: refusing ", q->servercerts, "/" HELD_DIR, ": held keys are root's alone, and it is"
         " not: chown root and chmod 700 it");

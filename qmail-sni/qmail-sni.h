@@ -399,6 +399,8 @@ int chain_judge_certs(STACK_OF(X509) *certs, stralloc *detail);
 /* cmd_install.c, for deploy_cert and certbot too */
 int install_cert(struct qsni *q, const char *name, const char *keyfile,
                  const char *chainfile, int flags);
+int install_texts(struct qsni *q, const char *name, stralloc *keytext, const char *keyfile,
+                  stralloc *chaintext, const char *chainfile, int flags);
 int install_pem(struct qsni *q, const char *name, const stralloc *pem, X509 *leaf, int flags);
 int links_prune(struct qsni *q, const char *name, const char *sans, size_t len);
 void links_dangling(struct qsni *q);

@@ -5,7 +5,9 @@
  * secure_dir check them: owned by root (or whoever runs the helper) and
  * writable by it alone. A sticky directory of root's, such as /tmp, may
  * lie on the way: nobody else can rename or remove what is root's in it,
- * and what is below it is checked in turn. */
+ * and what is below it is checked in turn. But anyone may make a link
+ * there, so a link in a sticky or world-writable directory is followed
+ * only if root owns it, as the kernel's protected_symlinks has it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +52,20 @@ void die_untrusted(const char *path, const struct stat *st, const char *why)
   die(EXIT_PERM, "fatal: ", path, ": ", why);
 }
 
+/* exit 100: a link someone else made where anyone can */
+static void die_link(const stralloc *done, const char *name, const struct stat *st)
+{
+  stralloc p = {0};
+  char num[FMT_ULONG];
+  struct passwd *pw = getpwuid(st->st_uid);
+  num[fmt_ulong(num, (unsigned long)st->st_uid)] = 0;
+  if (!stralloc_copyb(&p, done->s, done->len) || (done->len > 1 && !stralloc_cats(&p, "/"))
+      || !stralloc_cats(&p, name) || !stralloc_0(&p)) die_nomem();
+  buffer_flush(buffer_1);
+  die(EXIT_PERM, "fatal: unsafe link ", p.s, ": in a directory others can write, and owned by ",
+      pw ? pw->pw_name : num, ": root follows no link there but its own");
+}
+
 /* SAFE_ASK: the first directory refused, its stat and why */
 const char *safedir_unsafe, *safedir_why;
 struct stat safedir_st;
@@ -73,7 +89,7 @@ int safedir_open(const char *path, int flags)
 {
   stralloc todo = {0}, done = {0}, next = {0};
   char target[4096];
-  struct stat st;
+  struct stat st, here; /* here: the directory fd is */
   size_t at = 0;
   int fd, nfd, links = 0, e;
 
@@ -85,8 +101,9 @@ int safedir_open(const char *path, int flags)
   if (!stralloc_cats(&todo, path) || !stralloc_0(&todo)) die_nomem();
   str0(&done, "/"); --done.len;
   if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) return -1;
-  if ((flags & (SAFE_TRUST | SAFE_ASK)) && fstat(fd, &st) == 0 && dir_untrusted(&st, 1))
-    refuse(flags, "/", &st, dir_untrusted(&st, 1));
+  if (fstat(fd, &here) == -1) goto fail;
+  if ((flags & (SAFE_TRUST | SAFE_ASK)) && dir_untrusted(&here, 1))
+    refuse(flags, "/", &here, dir_untrusted(&here, 1));
   for (;;) {
     const char *c;
     size_t len;
@@ -107,8 +124,12 @@ int safedir_open(const char *path, int flags)
     if (nfd == -1 && (errno == ELOOP || errno == ENOTDIR)
         && fstatat(fd, next.s, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
       /* a link in a directory already checked: only its owner could
-       * have made it, so it is followed, and what it names is checked */
-      ssize_t n = readlinkat(fd, next.s, target, sizeof target - 1);
+       * have made it, so it is followed, and what it names is checked;
+       * where anyone could have, only root's own */
+      ssize_t n;
+      if ((here.st_mode & (S_ISVTX | S_IWOTH)) && st.st_uid != 0 && st.st_uid != geteuid())
+        die_link(&done, next.s, &st);
+      n = readlinkat(fd, next.s, target, sizeof target - 1);
       if (n <= 0 || ++links > LINKS_MAX) { errno = n <= 0 ? errno : ELOOP; goto fail; }
       target[n] = 0;
       if (!stralloc_copys(&next, target) || !stralloc_cats(&next, "/")
@@ -117,7 +138,7 @@ int safedir_open(const char *path, int flags)
       at = 0;
       if (target[0] == '/') {
         close(fd);
-        if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) goto fail;
+        if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 || fstat(fd, &here) == -1) goto fail;
         done.len = 1;
       }
       continue;
@@ -131,6 +152,7 @@ int safedir_open(const char *path, int flags)
     }
     else if ((done.len > 1 && !stralloc_cats(&done, "/")) || !stralloc_catb(&done, c, len)) die_nomem();
     if (fstat(fd, &st) == -1) goto fail;
+    here = st;
     if (flags & (SAFE_TRUST | SAFE_ASK)) {
       const char *why = dir_untrusted(&st, !last);
       if (why) { if (!stralloc_0(&done)) die_nomem(); refuse(flags, done.s, &st, why); --done.len; }

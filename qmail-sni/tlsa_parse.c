@@ -1,24 +1,28 @@
 /* tlsa_parse.c: a DNS answer, read as dnscache reads one: every length
- * checked against what was received, never against what was announced;
- * names are skipped, never followed, so no compression pointer can
- * loop. */
+ * checked against what was received, never against what was announced,
+ * and a compression pointer only ever pointing back. */
 #include "tlsa_parse.h"
 
 #define TLSA_TYPE 52
 
-/* past the name at *pos: 1, or 0 if it runs off the message */
+/* past the name at *pos: 1, or 0 if it is no name. Its pointers are
+ * followed to check it, each strictly backwards, so none can loop */
 static int name_skip(const unsigned char *msg, size_t len, size_t *pos)
 {
-  size_t p = *pos, total = 0;
+  size_t p = *pos, total = 0, end = 0;
   for (;;) {
     unsigned c;
     if (p >= len) return 0;
     c = msg[p];
-    if (!c) { *pos = p + 1; return 1; }
+    if (!c) { *pos = end ? end : p + 1; return 1; }
     if ((c & 0xc0) == 0xc0) {
+      size_t to;
       if (p + 2 > len) return 0;
-      *pos = p + 2;
-      return 1;
+      to = (size_t)(c & 0x3f) << 8 | msg[p + 1];
+      if (to < 12 || to >= p) return 0;
+      if (!end) end = p + 2;
+      p = to;
+      continue;
     }
     if (c & 0xc0) return 0;
     total += c + 1;

@@ -69,29 +69,74 @@ static void path_of(stralloc *p, struct qsni *q, const char *name)
       || !stralloc_0(p)) die_nomem();
 }
 
-/* name removed if it is not a file of root's (any, if all): said in *gone */
-static void not_ours(struct qsni *q, const char *name, int all, stralloc *gone)
+/* name in dir removed, by descriptor, a directory with all it holds;
+ * never a link followed: 0, or -1 with errno */
+static int remove_at(int dir, const char *name, int depth)
+{
+  struct dirent *d;
+  struct stat st;
+  DIR *dh;
+  int fd, r = 0;
+  if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == -1) return errno == ENOENT ? 0 : -1;
+  if (!S_ISDIR(st.st_mode)) return unlinkat(dir, name, 0) == -1 && errno != ENOENT ? -1 : 0;
+  if (depth > 32) { errno = ELOOP; return -1; }
+  if ((fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) return -1;
+  if (!(dh = fdopendir(fd))) { close(fd); return -1; }
+  while (!r && (d = readdir(dh)))
+    if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) r = remove_at(fd, d->d_name, depth + 1);
+  closedir(dh);
+  if (r) return -1;
+  return unlinkat(dir, name, AT_REMOVEDIR) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+/* the tree's own state: what root makes there, and of what kind */
+static const struct { const char *name; mode_t type; } state[] = {
+  { CACHE_FILE, S_IFREG }, { LOCK_FILE, S_IFREG }, { PENDING_FILE, S_IFREG },
+  { VERIFY_FILE, S_IFREG }, { HELD_DIR, S_IFDIR },
+};
+
+/* name under servercerts/, if the owner could have made it (not root's,
+ * or not of its kind, or any, if all): removed, and said */
+static void plant_clear(struct qsni *q, const char *name, mode_t type, int all)
 {
   struct stat st;
   if (fstatat(q->certs, name, &st, AT_SYMLINK_NOFOLLOW) == -1) return;
-  if (!all && S_ISREG(st.st_mode) && st.st_uid == geteuid()) return;
-  if (unlinkat(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
-  if (!stralloc_cats(gone, gone->len ? ", " : "; removed ") || !stralloc_cats(gone, name)) die_nomem();
+  if (!all && st.st_uid == geteuid() && (st.st_mode & S_IFMT) == type) return;
+  if (remove_at(q->certs, name, 0) == -1) diesys(EXIT_TEMP, "fatal: unable to remove ", q->servercerts, "/", name);
+  carp("removed ", q->servercerts, "/", name, ", which the tree's previous owner could have planted");
+}
+
+/* the state the owner of a previous release's tree could have planted
+ * or written: the cache is rebuilt, the rest made anew when needed */
+static void plants_clear(struct qsni *q, int migrating)
+{
+  size_t i;
+  for (i = 0; i < sizeof state / sizeof state[0]; ++i)
+    plant_clear(q, state[i].name, state[i].type, migrating && !strcmp(state[i].name, CACHE_FILE));
 }
 
 /* the previous release's tree: every directory in it made root's, and
- * the cache, which its owner could write, dropped */
+ * every .qmail-sni.* entry its owner could have planted removed. Run
+ * before servercerts/ itself is made root's, so that a run cut off
+ * leaves the next one to finish it. */
 static void migrate(struct qsni *q, const struct dirids *ids)
 {
-  stralloc p = {0}, gone = {0};
+  stralloc p = {0};
   struct dirent *d;
   DIR *dh;
   int n = 0;
+  size_t i;
   char num[FMT_ULONG];
 
+  plants_clear(q, 1);
   if (!(dh = dir_list(q->certs))) diesys(EXIT_TEMP, "fatal: unable to read ", q->servercerts);
   while ((d = readdir(dh))) {
     int sub;
+    if (!strncmp(d->d_name, ".qmail-sni.", 11)) {
+      for (i = 0; i < sizeof state / sizeof state[0] && strcmp(d->d_name, state[i].name); ++i) ;
+      if (i == sizeof state / sizeof state[0]) plant_clear(q, d->d_name, 0, 1);
+      continue;
+    }
     if (d->d_name[0] == '.') continue;
     if ((sub = openat(q->certs, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) continue;
     path_of(&p, q, d->d_name);
@@ -99,18 +144,10 @@ static void migrate(struct qsni *q, const struct dirids *ids)
     close(sub);
   }
   closedir(dh);
-  /* state the owner could have written or planted: the cache is
-   * rebuilt, the others are made anew when needed */
-  not_ours(q, CACHE_FILE, 1, &gone);
-  not_ours(q, LOCK_FILE, 0, &gone);
-  not_ours(q, PENDING_FILE, 0, &gone);
-  not_ours(q, VERIFY_FILE, 0, &gone);
-  if (gone.len && !stralloc_cats(&gone, ", which the owner could have written")) die_nomem();
-  if (!stralloc_0(&gone)) die_nomem();
   num[fmt_ulong(num, (unsigned long)n)] = 0;
   carp("migrated ", q->servercerts, ": its directories are root's now (", num,
-       " more were the owner's), so that the server's user cannot steer root", gone.s);
-  stralloc_free(&p); stralloc_free(&gone);
+       " more were the owner's), so that the server's user cannot steer root");
+  stralloc_free(&p);
 }
 
 /* one run at a time: a second waits, and says so once */
@@ -166,7 +203,11 @@ void tree_open(struct qsni *q, int write)
   }
   q->untrusted = 0;
   dir_ids(q, &ids);
-  if (own(&ids, q->certs, q->servercerts) && !made) migrate(q, &ids);
+  if (fstat(q->certs, &st) == -1) diesys(EXIT_TEMP, "fatal: unable to stat ", q->servercerts);
+  if (!made && S_ISDIR(st.st_mode) && ids.owner != (uid_t)-1 && ids.owner != 0 && st.st_uid == ids.owner)
+    migrate(q, &ids);
+  else plants_clear(q, 0); /* left by a migration of an earlier release, cut off */
+  own(&ids, q->certs, q->servercerts);
   lock(q);
 }
 
