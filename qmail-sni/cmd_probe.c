@@ -58,6 +58,7 @@ static int probe_as(struct qsni *q, const char *pattern, int rsa_only, int *pair
     /* nothing to compare: not a mismatch */
     buffer_puts(buffer_1, ": UNREACHABLE: ");
     buffer_puts(buffer_1, served_why(&s));
+    if (s.silent && *l.proto) buffer_puts(buffer_1, ": before STARTTLS was taken: a port of implicit TLS? try without --starttls");
     buffer_putnlflush(buffer_1);
     ++n_down;
     served_free(&s);

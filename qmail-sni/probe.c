@@ -110,6 +110,7 @@ static X509 *handshake(SSL_CTX *ctx, const struct listener *l, const char *sni, 
     close(fd);
     return 0;
   }
+  if (*l->proto && !ask_put(out, "S\n", 2)) _exit(111);
   if (!(ssl = SSL_new(ctx))) die_nomem();
   SSL_set_fd(ssl, fd);
   if (sni) SSL_set_tlsext_host_name(ssl, sni);
@@ -136,7 +137,8 @@ struct question { const struct listener *l; const char *sni; int rsa_only; };
 
 /* in the child, as network_user: one handshake, answered in lines,
  * "C FINGERPRINT NOTAFTER", "N CN", "S SAN,SAN" for a certificate, or
- * "D WHY" (nothing reached), "F WHY" (reached, nothing served) */
+ * "D WHY" (nothing reached), "F WHY" (reached, nothing served); "R"
+ * and "S" before, once connected and once STARTTLS is taken */
 static void ask_handshake(int out, void *arg)
 {
   struct question *qn = arg;
@@ -184,11 +186,20 @@ static int answer_line(const stralloc *a, size_t *at, char kind, stralloc *out)
   return 1;
 }
 
+/* past the child's "R" (connected) and "S" (STARTTLS taken) lines */
+static size_t progress(const stralloc *a)
+{
+  size_t at = 0;
+  if (a->len >= 2 && !memcmp(a->s, "R\n", 2)) at = 2;
+  if (at && a->len >= 4 && !memcmp(a->s + 2, "S\n", 2)) at = 4;
+  return at;
+}
+
 /* the child's answer, read as hostile: 1 if it is one */
 static int answer_parse(const stralloc *a, struct served *s)
 {
   stralloc c = {0};
-  size_t at = a->len >= 2 && !memcmp(a->s, "R\n", 2) ? 2 : 0, i;
+  size_t at = progress(a), i;
   int ok = 0;
   if (answer_line(a, &at, 'D', &s->whytext)) { s->state = SERVED_DOWN; return at == a->len; }
   if (answer_line(a, &at, 'F', &s->whytext)) { s->state = SERVED_OTHER; return at == a->len; }
@@ -208,13 +219,24 @@ static int answer_parse(const stralloc *a, struct served *s)
   return ok;
 }
 
-/* listeners that missed a deadline this run: not asked again */
-static stralloc silent;
-
 static void listener_key(const struct listener *l, stralloc *k)
 {
   if (!stralloc_copys(k, l->host) || !stralloc_cats(k, " ") || !stralloc_cats(k, l->port) || !stralloc_0(k)) die_nomem();
 }
+
+/* listeners that missed a deadline this run: not asked again */
+static stralloc silent;
+
+int listener_silent(const struct listener *l)
+{
+  stralloc key = {0};
+  int r;
+  listener_key(l, &key);
+  r = listed(&silent, key.s);
+  stralloc_free(&key);
+  return r;
+}
+
 
 /* the leaf l serves sni, asked by a child as network_user: s->got and
  * the rest, or s->why; the state, SERVED_DOWN if nothing to compare */
@@ -241,8 +263,8 @@ static int ask_served(struct qsni *q, const struct listener *l, const char *sni,
       if (!stralloc_copys(&s->whytext, "no answer within ") || !stralloc_cats(&s->whytext, num)
           || !stralloc_cats(&s->whytext, " s (ask_timeout)") || !stralloc_0(&s->whytext)
           || !stralloc_cat(&silent, &key)) die_nomem();
-      /* connected, then silent: reached, and served nothing */
-      if (a.len >= 2 && !memcmp(a.s, "R\n", 2)) s->state = SERVED_OTHER;
+      /* connected, but STARTTLS never taken: a port of implicit TLS? */
+      s->silent = progress(&a) == 2;
     }
     else if (r != ASK_DONE || !answer_parse(&a, s)) {
       s->got = 0;

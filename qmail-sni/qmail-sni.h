@@ -266,6 +266,7 @@ struct served {
   X509 *want;                /* the tree's (0: none) */
   char path[SNI_PATH_MAX];   /* the tree's file */
   int pair;                  /* the name has a pair */
+  int silent;                /* connected, then no STARTTLS in time */
 };
 SSL_CTX *probe_ctx(int rsa_only);
 const char *hostport_parse(struct listener *l, const char *hp);
@@ -273,6 +274,7 @@ const char *listener_parse(struct listener *l, const char *spec);
 int probe_name(char out[SNI_NAME_MAX + 1], const char *pattern);
 int probe_served(struct qsni *q, const struct listener *l, const char *sni, int rsa_only, struct served *s);
 const char *served_why(const struct served *s);
+int listener_silent(const struct listener *l);
 void served_brief(const struct served *s, int sans, stralloc *out);
 void served_free(struct served *s);
 X509 *servercert_servable(const char *file, int check_dates);

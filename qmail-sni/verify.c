@@ -13,6 +13,7 @@
 #include <errmsg.h>
 
 #include "qmail-sni.h"
+#include "ask.h"
 
 #define VERIFY_POLL 10  /* seconds a listener has to serve a new file after a reload */
 #define VERIFY_MAX (1024 * 1024)
@@ -138,21 +139,28 @@ static int name_served(struct qsni *q, const struct listener *l, const char *pat
   return ask_kinds(q, l, pattern, said_other, said);
 }
 
-/* poll every (name, listener) not yet served for VERIFY_POLL seconds */
+/* poll every (name, listener) not yet served for VERIFY_POLL seconds,
+ * or until none is left to ask (a listener silent past ask_timeout is
+ * not asked again): how many are not served */
 static int poll(struct qsni *q, struct listener *l, int nl, const stralloc *names,
                 int *state, stralloc *said)
 {
   struct timespec tick = { 0, 500000000 };
   time_t until = time(0) + VERIFY_POLL;
   size_t i;
-  int j, k, left;
+  int j, k, left, askable;
   for (;;) {
-    left = 0;
+    left = askable = 0;
     for (i = 0, k = 0; i < names->len; i += strlen(names->s + i) + 1, ++k)
-      for (j = 0; j < nl; ++j)
-        if (state[k * nl + j] != SERVED_OK
-            && (state[k * nl + j] = name_served(q, &l[j], names->s + i, &said[k * nl + j])) != SERVED_OK) ++left;
-    if (!left || time(0) >= until) return left;
+      for (j = 0; j < nl; ++j) {
+        if (state[k * nl + j] == SERVED_OK) continue;
+        /* a silent one answers at once: not asked */
+        state[k * nl + j] = name_served(q, &l[j], names->s + i, &said[k * nl + j]);
+        if (state[k * nl + j] == SERVED_OK) continue;
+        ++left;
+        askable += !listener_silent(&l[j]) && !ask_spent(q);
+      }
+    if (!askable || time(0) >= until) return left;
     nanosleep(&tick, 0);
   }
 }

@@ -27,7 +27,8 @@ is "$rc" 0 "implicit TLS probe of given names"
 like "$out" "^unknown\\.test: ok: CN=mail\\.host\\.test .* from the default\$" "an unknown name expects the default"
 like "$out" "^127\\.0\\.0\\.1:$PS: 2 ok, 0 mismatched, 0 unreachable\$" "and a summary line"
 out=$(sni probe "127.0.0.1:$PS" --starttls=smtp mail.alpha.test); rc=$?
-is "$rc" 100 "--starttls=smtp is taken, and on a port of implicit TLS fails"
+is "$rc" 111 "--starttls=smtp is taken, and on a port of implicit TLS gets no greeting: nothing to compare"
+like "$out" "^mail\\.alpha\\.test: UNREACHABLE: no answer within 10 s \\(ask_timeout\\): before STARTTLS was taken: a port of implicit TLS\\? try without --starttls\$" "and the hint"
 out=$(sni probe "127.0.0.1:$P" mail.alpha.test); rc=$?
 like "$out" "wrong version number: a plain-text greeting\\? try --starttls smtp, imap or pop3" "a STARTTLS port probed without --starttls: the option is suggested"
 

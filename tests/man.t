@@ -16,4 +16,9 @@ for tag in 'check [--warn-days N] [--prometheus file]' 'dovecot [-o file | --dir
            'tlswrapper --dir dir [--ecdsa-dir dir2]' 'stunnel [-o file]' 's6 --dir dir' 'remove [--link | --rsa | --ecdsa] name'; do
   printf '%s\n' "$text" | grep -qxF "       $tag"; ok $? "qmail-sni.8: the tag line reads: $tag"
 done
+# every setting the parser takes has its tag in SETTINGS
+for key in $(sed -n 's/.*!strcmp(key, "\([a-z0-9_]*\)").*/\1/p' "$TOP/qmail-sni/config.c"); do
+  printf '%s\n' "$text" | sed -n '/^SETTINGS/,/^SECURITY/p' | grep -Eq "^       ([a-z0-9_]+, )*$key(,|$| )"
+  ok $? "qmail-sni.8 documents the setting $key"
+done
 done_testing
