@@ -126,6 +126,10 @@ fuzz/canon: fuzz/canon.c core/tls_sni.c core/tls_sni.h
 fuzz/servercert: fuzz/servercert.c core/tls_sni.c core/tls_sni.h qmail-sni/servercert_lazy.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(OWFAT_CFLAGS) -o $@ fuzz/servercert.c core/tls_sni.c qmail-sni/servercert_lazy.c $(SSL_LIBS)
 
+# the ClientHello path: the core's callback on a real SSL object
+fuzz/hello: fuzz/hello.c core/tls_sni.c core/tls_sni.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/hello.c core/tls_sni.c $(SSL_LIBS)
+
 # the one reader of a DNS answer, alone
 fuzz/tlsa: fuzz/tlsa.c qmail-sni/tlsa_parse.c qmail-sni/tlsa_parse.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/tlsa.c qmail-sni/tlsa_parse.c
@@ -137,7 +141,7 @@ $(FUZZ_HELPER): %: %.c $(HELPER_SRCS) qmail-sni/qmail-sni.h core/tls_sni.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=helper_main $(OWFAT_CFLAGS) -o $@ $< $(HELPER_SRCS) $(OWFAT_LIBS) $(SSL_LIBS) -lresolv
 
 # seeds with real keys are made here, never committed
-FUZZ_TARGETS = canon servercert config bundle cache hookargs tlsa
+FUZZ_TARGETS = canon servercert config bundle cache hookargs tlsa hello
 fuzz: $(addprefix fuzz/,$(FUZZ_TARGETS))
 	bash fuzz/seed-keys fuzz/work/servercert fuzz/work/bundle
 	for t in $(FUZZ_TARGETS); do \
