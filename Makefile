@@ -79,7 +79,7 @@ DEBIAN13_TESTS = tests/canon.t tests/harness-sni.t tests/harness-broken.t tests/
 	tests/harness-resume.t tests/harness-hostcert.t tests/harness-pair.t tests/helper-pair.t \
 	tests/lookup.t tests/helper-keyforms.t tests/helper-check.t tests/helper-sync.t \
 	tests/helper-probe.t tests/dovecot.t tests/postfix.t tests/matrix.t \
-	tests/tlswrapper.t tests/stunnel.t tests/s6-envdir.t tests/verify.t
+	tests/tlswrapper.t tests/stunnel.t tests/s6-envdir.t tests/verify.t tests/pair-matrix.t
 check-debian13:
 	root=$$(sh scripts/debian13-root build) && rm -rf "$$root/src" && mkdir "$$root/src" && \
 	  tar --exclude=.git --exclude='*.o' --exclude=.build-flags -cf - . | tar -C "$$root/src" -xf -

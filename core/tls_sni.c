@@ -386,6 +386,22 @@ static void logline(struct line *l)
   if (server.log) server.log(l->s);
 }
 
+/* "; pid N from IP": the line tied to its connection, as tcpserver's
+ * and sslserver's own "pid N from IP" lines name it, and the client's
+ * address where tcpserver (TCPREMOTEIP) or sslserver (SSLREMOTEIP)
+ * set it */
+static void connection(struct line *l)
+{
+  char num[24], *p = num + sizeof num;
+  unsigned long pid = (unsigned long)getpid();
+  const char *ip = getenv("TCPREMOTEIP");
+  if (!ip) ip = getenv("SSLREMOTEIP"); /* sslserver's */
+  *--p = 0;
+  do *--p = (char)('0' + pid % 10); while ((pid /= 10) && p > num);
+  cat(l, "; pid "); cat(l, p);
+  if (ip && *ip) { cat(l, " from "); cat_printable(l, ip, strlen(ip)); }
+}
+
 /* The host_name a ClientHello sends: its length, with as much of it as
  * fits NUL-ended in out; -1 if there is none, -2 if malformed. */
 static long hello_name(SSL *ssl, char *out, size_t size)
@@ -470,28 +486,143 @@ static int second_present(const char *path, const char *second)
   return !(errno == EACCES && stat(path, &st) == -1 && errno == EACCES);
 }
 
-/* Whether the client can take an ECDSA certificate, read from its
- * ClientHello as HAProxy reads it: an ECDSA signature algorithm offered
- * (or no list, TLS 1.2's default), and a cipher suite an ECDSA
- * certificate serves (TLS 1.3's serve any; before, ECDSA ones). */
-static int takes_ecdsa(SSL *ssl)
+/* What a ClientHello lets a certificate complete, asked as OpenSSL
+ * itself would: the version it will negotiate, the signature
+ * algorithms (in TLS 1.3 an ECDSA one names its curve), and in TLS 1.2
+ * a cipher suite of the key's kind that this server enables, with a
+ * key-exchange group both sides have and, for ECDSA, the certificate's
+ * curve among the client's groups (RFC 8422 5.1). Signalling suites
+ * (the renegotiation SCSV, TLS_FALLBACK_SCSV) are no suites. */
+#define KIND_RSA 0
+#define KIND_EC 1
+
+struct hello {
+  int tls13;                         /* the version it will negotiate */
+  const unsigned char *sig; size_t siglen;     /* signature_algorithms, or 0 */
+  const unsigned char *groups; size_t glen;    /* supported_groups, or 0 */
+};
+
+static int u16_in(const unsigned char *list, size_t len, unsigned v)
+{
+  size_t i;
+  for (i = 0; i + 1 < len; i += 2) if (((unsigned)list[i] << 8 | list[i + 1]) == v) return 1;
+  return 0;
+}
+
+static void hello_read(SSL *ssl, struct hello *h)
 {
   const unsigned char *p;
-  size_t len, i, n;
-  int sig = 1;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms, &p, &len)) {
-    sig = 0;
-    for (i = 2; i + 1 < len; i += 2)
-      if (p[i + 1] == 3) sig = 1; /* ecdsa_secp*_sha* and TLS 1.2's (hash, ecdsa) */
+  size_t len;
+  long max = SSL_get_max_proto_version(ssl);
+  h->tls13 = 0;
+  if ((!max || max >= TLS1_3_VERSION) && SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p, &len)
+      && len >= 1 && p[0] == len - 1)
+    h->tls13 = u16_in(p + 1, len - 1, TLS1_3_VERSION);
+  h->sig = 0; h->siglen = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms, &p, &len) && len >= 2
+      && (size_t)(p[0] << 8 | p[1]) == len - 2) { h->sig = p + 2; h->siglen = len - 2; }
+  h->groups = 0; h->glen = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_groups, &p, &len) && len >= 2
+      && (size_t)(p[0] << 8 | p[1]) == len - 2) { h->groups = p + 2; h->glen = len - 2; }
+}
+
+/* a TLS 1.2 signature algorithm of sig (1 RSA, 3 ECDSA; SHA-224 or
+ * better), or RSA-PSS (rsae) for RSA; none sent means the defaults */
+static int sig12(const struct hello *h, int kind)
+{
+  size_t i;
+  if (!h->sig) return 1;
+  for (i = 0; i + 1 < h->siglen; i += 2) {
+    unsigned v = (unsigned)h->sig[i] << 8 | h->sig[i + 1];
+    if (kind == KIND_EC ? (h->sig[i + 1] == 3 && h->sig[i] >= 3 && h->sig[i] <= 6)
+                        : ((h->sig[i + 1] == 1 && h->sig[i] >= 3 && h->sig[i] <= 6) || (v >= 0x0804 && v <= 0x0806)))
+      return 1;
   }
-  if (!sig) return 0;
-  n = SSL_client_hello_get0_ciphers(ssl, &p);
+  return 0;
+}
+
+/* the IANA id of an EC group, from its NID; 0 if none of TLS 1.2's */
+static unsigned group_id(int nid)
+{
+  switch (nid) {
+    case NID_X9_62_prime256v1: return 23;
+    case NID_secp384r1: return 24;
+    case NID_secp521r1: return 25;
+    case NID_X25519: return 29;
+    case NID_X448: return 30;
+  }
+  return 0;
+}
+
+/* an ECDHE group this server and the client have (TLS 1.2) */
+static int group_shared(SSL *ssl, const struct hello *h)
+{
+  int n, i, *nids, r = 0;
+  if (!h->groups) return 1;
+  n = (int)SSL_get1_groups(ssl, 0);
+  if (n <= 0 || !(nids = OPENSSL_malloc((size_t)n * sizeof *nids))) return 1;
+  SSL_get1_groups(ssl, nids);
+  for (i = 0; i < n && !r; ++i) r = group_id(nids[i]) && u16_in(h->groups, h->glen, group_id(nids[i]));
+  OPENSSL_free(nids);
+  return r;
+}
+
+/* a TLS 1.2 cipher suite of this server's for the key kind, offered */
+static int suite12(SSL *ssl, const struct hello *h, int kind)
+{
+  STACK_OF(SSL_CIPHER) *mine = SSL_get_ciphers(ssl);
+  const unsigned char *p;
+  size_t n = SSL_client_hello_get0_ciphers(ssl, &p), i;
+  int j, ecdhe = -1;
   for (i = 0; i + 1 < n; i += 2) {
     const SSL_CIPHER *c = SSL_CIPHER_find(ssl, p + i);
     int auth = c ? SSL_CIPHER_get_auth_nid(c) : NID_undef;
-    if (auth == NID_auth_ecdsa || auth == NID_auth_any) return 1;
+    if (auth != (kind == KIND_EC ? NID_auth_ecdsa : NID_auth_rsa)) continue; /* SCSVs too */
+    for (j = 0; j < sk_SSL_CIPHER_num(mine); ++j)
+      if (SSL_CIPHER_get_id(sk_SSL_CIPHER_value(mine, j)) == SSL_CIPHER_get_id(c)) break;
+    if (j == sk_SSL_CIPHER_num(mine)) continue;
+    if (SSL_CIPHER_get_kx_nid(c) != NID_kx_ecdhe) return 1;
+    if (ecdhe == -1) ecdhe = group_shared(ssl, h);
+    if (ecdhe) return 1;
   }
   return 0;
+}
+
+/* TLS 1.3's ECDSA signature algorithm for a curve (it names it) */
+static unsigned sig13_ec(int curve)
+{
+  return curve == NID_X9_62_prime256v1 ? 0x0403 : curve == NID_secp384r1 ? 0x0503 : curve == NID_secp521r1 ? 0x0603 : 0;
+}
+
+/* can a certificate of kind (for EC, of curve, or 0: of any curve)
+ * complete a handshake with this hello */
+static int hello_serves(SSL *ssl, const struct hello *h, int kind, int curve)
+{
+  if (h->tls13) {
+    if (kind == KIND_RSA) return h->sig && (u16_in(h->sig, h->siglen, 0x0804) || u16_in(h->sig, h->siglen, 0x0805) || u16_in(h->sig, h->siglen, 0x0806));
+    if (!h->sig) return 0;
+    if (curve) return sig13_ec(curve) && u16_in(h->sig, h->siglen, sig13_ec(curve));
+    return u16_in(h->sig, h->siglen, 0x0403) || u16_in(h->sig, h->siglen, 0x0503) || u16_in(h->sig, h->siglen, 0x0603);
+  }
+  if (!sig12(h, kind) || !suite12(ssl, h, kind)) return 0;
+  /* RFC 8422 5.1: the certificate's curve among the client's groups */
+  return kind == KIND_RSA || !curve || !h->groups || (group_id(curve) && u16_in(h->groups, h->glen, group_id(curve)));
+}
+
+/* the curve of the EC certificate on ssl, or 0 */
+static int loaded_curve(SSL *ssl)
+{
+  X509 *x = SSL_get_certificate(ssl);
+  EVP_PKEY *k = x ? X509_get0_pubkey(x) : 0;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  char name[64];
+  size_t len;
+  if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC || !EVP_PKEY_get_group_name(k, name, sizeof name, &len)) return 0;
+  return OBJ_sn2nid(name) != NID_undef ? OBJ_sn2nid(name) : EC_curve_nist2nid(name);
+#else
+  const EC_KEY *ec = k && EVP_PKEY_base_id(k) == EVP_PKEY_EC ? EVP_PKEY_get0_EC_KEY(k) : 0;
+  return ec ? EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) : 0;
+#endif
 }
 
 /* path or, where the name has a pair, the one of its two files the
@@ -504,16 +635,30 @@ static int load_pair(SSL *ssl, const char *path, int check_dates, int shown, str
                      const char **why)
 {
   char second[SNI_PATH_MAX];
-  const char *take, *other;
+  const char *take, *other, *also;
+  struct hello h;
+  int ec, rsa, curve;
   if (!second_path(second, path) || !second_present(path, second)) {
     if (shown) cat(l, path + server.dirlen + 1);
     return server.load(ssl, path, check_dates, why);
   }
-  take = takes_ecdsa(ssl) ? second : path;
+  hello_read(ssl, &h);
+  ec = hello_serves(ssl, &h, KIND_EC, 0);
+  rsa = hello_serves(ssl, &h, KIND_RSA, 0);
+  take = ec ? second : path;
   other = take == path ? second : path;
   if (shown) cat(l, take + server.dirlen + 1);
   else if (take == second) cat(l, ", " SERVERCERT_SECOND);
-  if (server.load(ssl, take, check_dates, why)) return 1;
+  if (!ec && !rsa) cat(l, " (neither of the pair fits this client's hello)");
+  if (server.load(ssl, take, check_dates, why)) {
+    /* an ECDSA key of a curve the client cannot take: the RSA one too,
+     * which OpenSSL then serves it; one more key read, for this client */
+    if (take == second && rsa && (curve = loaded_curve(ssl)) && !hello_serves(ssl, &h, KIND_EC, curve)) {
+      cat(l, ": not this client's curve; servercert.pem");
+      if (!server.load(ssl, path, check_dates, &also)) { cat(l, ": "); cat(l, also); }
+    }
+    return 1;
+  }
   /* the one the client takes cannot be served: the other */
   cat(l, ": "); cat(l, *why); cat(l, "; "); cat(l, strrchr(other, '/') + 1);
   return server.load(ssl, other, check_dates, why);
@@ -573,6 +718,7 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
   ok = choose(ssl, r, name, &h, &l);
   host_free(&h);
   ERR_clear_error();
+  connection(&l);
   logline(&l);
   if (!ok) { *al = SSL_AD_INTERNAL_ERROR; return SSL_CLIENT_HELLO_ERROR; }
   SSL_set_ex_data(ssl, loaded_idx, &loaded_mark);

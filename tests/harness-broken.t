@@ -50,7 +50,7 @@ check_broken() { # NAME REASON
     is "$(served "$p" smtp good.example)" "$GOOD" "good tenant unaffected after $1$([ "$p" = "$PL" ] && echo ', preloaded')"
   done
   sleep 0.1
-  is "$(grep -Ec "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default\$" "$T/q/log")" 2 "$1 logged: $2, with and without preload"
+  is "$(grep -Ec "^smtpd-harness: tls sni $1: servercerts/$1/servercert.pem: $2, default; pid [0-9]+ from 127\\.0\\.0\\.1\$" "$T/q/log")" 2 "$1 logged: $2, with and without preload"
 }
 check_broken garbage.example "no private key"
 check_broken mismatch.example "key does not match certificate"
@@ -86,7 +86,7 @@ B=$T/broken; mkdir -p "$B/control"; echo junk > "$B/control/servercert.pem"
 PB=$(free_port); start_harness "$B" "$PB"
 is "$(served "$PB" smtp -)" "" "broken default: no certificate served"
 sleep 0.1
-like "$(cat "$B/log")" '^smtpd-harness: tls sni none: default unusable: servercert.pem: no private key$' "broken default logged"
+like "$(cat "$B/log")" '^smtpd-harness: tls sni none: default unusable: servercert.pem: no private key; pid [0-9]+ from 127\.0\.0\.1$' "broken default logged"
 
 # a missing default: STARTTLS is not offered and is refused, as qmail-smtpd does
 M=$T/missing; mkdir -p "$M/control/servercerts/good.example"

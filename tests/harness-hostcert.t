@@ -26,11 +26,11 @@ is "$(served "$P" tls unknown.test)" "$HOST" "an unknown name: the same"
 is "$(served "$P" tls mail.alpha.test)" "$ALPHA" "a tenant whose key type differs from the host's still gets its own, never the host's"
 sleep 0.3
 like "$(cat "$T/log1")" "^smtpd-harness: tls sni: default control/servercert\.pem unusable as uid $SERVER_UID gid $SERVER_GID: Permission denied; the clients it serves get \\\$CERTFILE instead$" "the start-up check, as the server's user, names the problem"
-like "$(cat "$T/log1")" '^smtpd-harness: tls sni none: default unusable: servercert\.pem: Permission denied, the host.s own certificate$' "each such connection says what it got"
+like "$(cat "$T/log1")" '^smtpd-harness: tls sni none: default unusable: servercert\.pem: Permission denied, the host.s own certificate; pid [0-9]+( from 127\.0\.0\.1)?$' "each such connection says what it got"
 
 start "$T/log2"
 is "$(served "$P" tls -)" "" "with no certificate of the host's own, no name still fails, as before"
-like "$(cat "$T/log2")" '^smtpd-harness: tls sni none: default unusable: servercert\.pem: Permission denied$' "and says why"
+like "$(cat "$T/log2")" '^smtpd-harness: tls sni none: default unusable: servercert\.pem: Permission denied; pid [0-9]+( from 127\.0\.0\.1)?$' "and says why"
 
 chmod 640 "$T/q/control/servercert.pem"
 start "$T/log3" HOST_CERT="$T/host.pem"

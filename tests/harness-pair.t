@@ -53,14 +53,14 @@ done
 sleep 0.2
 log=$(cat "$LOG")
 if [ "$(id -u)" = 0 ]; then
-  like "$log" '^smtpd-harness: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default, servercert-ecdsa\.pem$' \
+  like "$log" '^smtpd-harness: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default, servercert-ecdsa\.pem; pid [0-9]+ from 127\.0\.0\.1$' \
     "log: a directory the server cannot search speaks of its servercert.pem alone"
 else skip "a directory root's alone needs root"; fi
-like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert-ecdsa\.pem$' "log: a pair's ECDSA file, to a client that takes it"
-like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert\.pem$' "log: its RSA file, to one that does not"
-like "$log" '^smtpd-harness: tls sni rsa\.test: servercerts/rsa\.test/servercert\.pem$' "log: one file, as before"
-like "$log" '^smtpd-harness: tls sni badec\.test: servercerts/badec\.test/servercert-ecdsa\.pem: key does not match certificate; servercert\.pem$' "log: the broken ECDSA file named, the RSA one served"
-like "$log" '^smtpd-harness: tls sni badrsa\.test: servercerts/badrsa\.test/servercert\.pem: key does not match certificate; servercert-ecdsa\.pem$' "log: the broken RSA file named, the ECDSA one served"
-like "$log" '^smtpd-harness: tls sni none: default, servercert-ecdsa\.pem$' "log: the default's ECDSA file"
-like "$log" '^smtpd-harness: tls sni none: default$' "log: the default's RSA file"
+like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert-ecdsa\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: a pair's ECDSA file, to a client that takes it"
+like "$log" '^smtpd-harness: tls sni pair\.test: servercerts/pair\.test/servercert\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: its RSA file, to one that does not"
+like "$log" '^smtpd-harness: tls sni rsa\.test: servercerts/rsa\.test/servercert\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: one file, as before"
+like "$log" '^smtpd-harness: tls sni badec\.test: servercerts/badec\.test/servercert-ecdsa\.pem: key does not match certificate; servercert\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: the broken ECDSA file named, the RSA one served"
+like "$log" '^smtpd-harness: tls sni badrsa\.test: servercerts/badrsa\.test/servercert\.pem: key does not match certificate; servercert-ecdsa\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: the broken RSA file named, the ECDSA one served"
+like "$log" '^smtpd-harness: tls sni none: default, servercert-ecdsa\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: the default's ECDSA file"
+like "$log" '^smtpd-harness: tls sni none: default; pid [0-9]+ from 127\.0\.0\.1$' "log: the default's RSA file"
 done_testing

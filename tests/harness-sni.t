@@ -79,17 +79,17 @@ is "$(served "$P" smtp mail.example.com)" "$(fp_file "$T/mail2.crt")" "renewed c
 
 sleep 0.2
 log=$(cat "$LOG")
-like "$log" '^smtpd-harness: tls sni mail\.example\.com: servercerts/mail\.example\.com/servercert\.pem$' "log: tenant"
-like "$log" '^smtpd-harness: tls sni a\.wild\.example: servercerts/\*\.wild\.example/servercert\.pem$' "log: wildcard"
-like "$log" '^smtpd-harness: tls sni unknown\.example: no certificate, default$' "log: unknown name"
-like "$log" '^smtpd-harness: tls sni none: default$' "log: no SNI"
-like "$log" '^smtpd-harness: tls sni rejected: bad name a/b: default$' "log: rejected name"
-like "$log" '^smtpd-harness: tls sni rejected: bad name x}";\.example: default$' "log: hostile bytes shown as sent"
-like "$log" '^smtpd-harness: tls sni rejected: bad name \(empty\): default$' "log: empty name"
-like "$log" '^smtpd-harness: tls sni none: ip literal 127\.0\.0\.1: default$' "log: IP literal"
-like "$log" '^smtpd-harness: tls sni none: ip literal ::1: default$' "log: IPv6 literal"
-like "$log" '^smtpd-harness: tls sni rejected: bad name mail\.example\.com:25: default$' "log: a name with a port is rejected, not an IP literal"
-like "$log" '^smtpd-harness: tls sni rejected: bad name 1\.2\.3: default$' "log: 1.2.3 is rejected, not an IP literal"
+like "$log" '^smtpd-harness: tls sni mail\.example\.com: servercerts/mail\.example\.com/servercert\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: tenant"
+like "$log" '^smtpd-harness: tls sni a\.wild\.example: servercerts/\*\.wild\.example/servercert\.pem; pid [0-9]+ from 127\.0\.0\.1$' "log: wildcard"
+like "$log" '^smtpd-harness: tls sni unknown\.example: no certificate, default; pid [0-9]+ from 127\.0\.0\.1$' "log: unknown name"
+like "$log" '^smtpd-harness: tls sni none: default; pid [0-9]+ from 127\.0\.0\.1$' "log: no SNI"
+like "$log" '^smtpd-harness: tls sni rejected: bad name a/b: default; pid [0-9]+ from 127\.0\.0\.1$' "log: rejected name"
+like "$log" '^smtpd-harness: tls sni rejected: bad name x}";\.example: default; pid [0-9]+ from 127\.0\.0\.1$' "log: hostile bytes shown as sent"
+like "$log" '^smtpd-harness: tls sni rejected: bad name \(empty\): default; pid [0-9]+ from 127\.0\.0\.1$' "log: empty name"
+like "$log" '^smtpd-harness: tls sni none: ip literal 127\.0\.0\.1: default; pid [0-9]+ from 127\.0\.0\.1$' "log: IP literal"
+like "$log" '^smtpd-harness: tls sni none: ip literal ::1: default; pid [0-9]+ from 127\.0\.0\.1$' "log: IPv6 literal"
+like "$log" '^smtpd-harness: tls sni rejected: bad name mail\.example\.com:25: default; pid [0-9]+ from 127\.0\.0\.1$' "log: a name with a port is rejected, not an IP literal"
+like "$log" '^smtpd-harness: tls sni rejected: bad name 1\.2\.3: default; pid [0-9]+ from 127\.0\.0\.1$' "log: 1.2.3 is rejected, not an IP literal"
 is "$(grep -c '[^[:print:]]' "$LOG")" 0 "log holds printable characters only"
 
 done_testing

@@ -190,12 +190,12 @@ smtpd_check "tenants unaffected by the default's key type" $? "$orig_starttls"
 sleep 0.2
 # a tree that cannot start TLS unpatched logs nothing either
 log=$(cat "$LOG")
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni smtp\.alpha\.test: servercerts/smtp\.alpha\.test/servercert\.pem$'; smtpd_check "log: tenant by SAN link" $? "$orig_starttls"
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni x\.beta\.test: servercerts/\*\.beta\.test/servercert\.pem$'; smtpd_check "log: wildcard" $? "$orig_starttls"
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni unknown\.test: no certificate, default$'; smtpd_check "log: unknown" $? "$orig_starttls"
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni none: default$'; smtpd_check "log: no SNI" $? "$orig_starttls"
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni rejected: bad name \.\./servercert\.pem: default$'; smtpd_check "log: hostile name" $? "$orig_starttls"
-printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni broken\.test: servercerts/broken\.test/servercert\.pem: key does not match certificate, default$'; smtpd_check "log: broken tenant" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni smtp\.alpha\.test: servercerts/smtp\.alpha\.test/servercert\.pem; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: tenant by SAN link" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni x\.beta\.test: servercerts/\*\.beta\.test/servercert\.pem; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: wildcard" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni unknown\.test: no certificate, default; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: unknown" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni none: default; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: no SNI" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni rejected: bad name \.\./servercert\.pem: default; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: hostile name" $? "$orig_starttls"
+printf '%s\n' "$log" | grep -Eq -- '^qmail-smtpd: tls sni broken\.test: servercerts/broken\.test/servercert\.pem: key does not match certificate, default; pid [0-9]+( from [0-9a-f.:]+)?$'; smtpd_check "log: broken tenant" $? "$orig_starttls"
 
 fi
 

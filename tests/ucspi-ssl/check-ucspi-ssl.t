@@ -115,13 +115,13 @@ is "$(served "$PN" smtp mail.alpha.test)" "$(fp_file "$T/alpha2.crt")" "and over
 
 sleep 0.3
 log=$(cat "$LOG")
-like "$log" '^sslserver: tls sni smtp\.alpha\.test: servercerts/smtp\.alpha\.test/servercert\.pem$' "log: tenant by SAN link, in sslserver's style"
-like "$log" '^sslserver: tls sni x\.beta\.test: servercerts/\*\.beta\.test/servercert\.pem$' "log: wildcard"
-like "$log" '^sslserver: tls sni unknown\.test: no certificate, default$' "log: unknown"
-like "$log" '^sslserver: tls sni none: default$' "log: no SNI"
-like "$log" '^sslserver: tls sni rejected: bad name \.\./servercert\.pem: default$' "log: hostile name"
-like "$log" '^sslserver: tls sni broken\.test: servercerts/broken\.test/servercert\.pem: key does not match certificate, default$' "log: broken tenant"
-like "$log" '^sslserver: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default$' "log: read as SSL_UID, who cannot"
+like "$log" '^sslserver: tls sni smtp\.alpha\.test: servercerts/smtp\.alpha\.test/servercert\.pem; pid [0-9]+( from [0-9a-f.:]+)?$' "log: tenant by SAN link, in sslserver's style"
+like "$log" '^sslserver: tls sni x\.beta\.test: servercerts/\*\.beta\.test/servercert\.pem; pid [0-9]+( from [0-9a-f.:]+)?$' "log: wildcard"
+like "$log" '^sslserver: tls sni unknown\.test: no certificate, default; pid [0-9]+( from [0-9a-f.:]+)?$' "log: unknown"
+like "$log" '^sslserver: tls sni none: default; pid [0-9]+( from [0-9a-f.:]+)?$' "log: no SNI"
+like "$log" '^sslserver: tls sni rejected: bad name \.\./servercert\.pem: default; pid [0-9]+( from [0-9a-f.:]+)?$' "log: hostile name"
+like "$log" '^sslserver: tls sni broken\.test: servercerts/broken\.test/servercert\.pem: key does not match certificate, default; pid [0-9]+( from [0-9a-f.:]+)?$' "log: broken tenant"
+like "$log" '^sslserver: tls sni locked\.test: servercerts/locked\.test/servercert\.pem: Permission denied, default; pid [0-9]+( from [0-9a-f.:]+)?$' "log: read as SSL_UID, who cannot"
 
 like "$log" "^sslserver: tls sni: default $C/servercert\.pem usable as uid $SERVER_UID gid $SERVER_GID\$" "the start-up check reads the default as SSL_UID and SSL_GID, and says so"
 
@@ -159,7 +159,7 @@ is "$(served "$PH" tls unknown.test)" "$HOST" "nor an unknown name"
 is "$(served "$PH" tls mail.alpha.test)" "$ALPHA" "an RSA tenant still gets its own, never the ECDSA CERTFILE"
 sleep 0.3
 like "$(cat "$LOG2")" "^sslserver: tls sni: default $C2/servercert\.pem unusable as uid $SERVER_UID gid $SERVER_GID: Permission denied; the clients it serves get \\\$CERTFILE instead\$" "the start-up check, as SSL_UID, names the problem"
-like "$(cat "$LOG2")" '^sslserver: tls sni none: default unusable: servercert\.pem: Permission denied, the host.s own certificate$' "and each such connection says what it got"
+like "$(cat "$LOG2")" '^sslserver: tls sni none: default unusable: servercert\.pem: Permission denied, the host.s own certificate; pid [0-9]+( from [0-9a-f.:]+)?$' "and each such connection says what it got"
 
 out=$( (SNIDIR=$T/nowhere CERTFILE=$C/servercert.pem KEYFILE=$C/servercert.pem DHFILE= \
   timeout 5 "$T/src/compile/sslserver" -H -l localhost 127.0.0.1 "$(free_port)" /bin/cat) 2>&1); rc=$?
