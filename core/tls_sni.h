@@ -44,9 +44,10 @@ int servercerts_lookup(char path[SNI_PATH_MAX], const char *dir,
 
 /* A name may have a pair: servercert.pem (its RSA certificate, or its
  * only one) and beside it this file, its ECDSA certificate. The server
- * serves a client that can take ECDSA (by its signature algorithms and
- * cipher suites) the ECDSA one, any other the RSA one; the other of
- * the two when that one cannot be served. */
+ * serves the ECDSA one to a client whose ClientHello it can complete
+ * (version, signature algorithms, suites, groups, its curve), any
+ * other the RSA one; the other of the two when that one cannot be
+ * served. */
 #define SERVERCERT_SECOND "servercert-ecdsa.pem"
 
 /* the largest servercert.pem read: a key plus any sane chain */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Load: 200 concurrent handshakes x 20 rounds against the harness under
+# Load: 200 concurrent handshakes x 10 rounds (LOAD_ROUNDS) against the harness under
 # tcpserver -c 200, each checked for the right certificate; deploy_cert
 # while 200 handshakes are in flight gives each the old or the new
 # certificate, whole; valgrind on a full session: nothing definitely
@@ -21,7 +21,7 @@ sni install '*.gamma.test' "$T/w.key" "$T/w.crt"
 D=$(fp_file "$T/d.crt") A=$(fp_file "$T/a.crt") B=$(fp_file "$T/b.crt") W=$(fp_file "$T/w.crt")
 P=$(free_port); start_harness "$Q" "$P"
 
-ROUNDS=${LOAD_ROUNDS:-20}
+ROUNDS=${LOAD_ROUNDS:-10}
 "$TOP/tests/tls-load" "$P" smtp 200 $((200 * ROUNDS)) mail.alpha.test alpha.test mail.beta.test \
   x.gamma.test unknown.test - > "$T/load.out"
 summary=$(tail -1 "$T/load.out")

@@ -152,6 +152,7 @@ for mode in smtp tls; do
   serves "$port" "$oport" $mode broken.test "$DEF" "qmail-smtpd $label: broken tenant file, default"
   SCLIENT_OPTS=$MATRIX_ECDSA serves "$port" "$oport" $mode pair.test "$PAIREC" "qmail-smtpd $label: pair.test's ECDSA certificate to a client that takes it"
   SCLIENT_OPTS=$MATRIX_RSA serves "$port" "$oport" $mode pair.test "$PAIRRSA" "qmail-smtpd $label: pair.test's RSA certificate to a client limited to RSA"
+  SCLIENT_OPTS="-tls1_2 -cipher aRSA" serves "$port" "$oport" $mode pair.test "$PAIRRSA" "qmail-smtpd $label: pair.test's RSA certificate to a TLS 1.2 client of RSA suites alone"
 done
 
 # no session resumed for another name (RFC 6066), wherever it could be

@@ -100,6 +100,7 @@ names() { # names PORT MODE LABEL: every kind of name
   is "$(served "$p" "$m" locked.test)" "$DEF" "$l: a tenant SSL_UID cannot read, default"
   is "$(SCLIENT_OPTS=$MATRIX_ECDSA served "$p" "$m" pair.test)" "$PAIREC" "$l: pair.test's ECDSA certificate to a client that takes it"
   is "$(SCLIENT_OPTS=$MATRIX_RSA served "$p" "$m" pair.test)" "$PAIRRSA" "$l: pair.test's RSA certificate to a client limited to RSA"
+  is "$(SCLIENT_OPTS="-tls1_2 -cipher aRSA" served "$p" "$m" pair.test)" "$PAIRRSA" "$l: pair.test's RSA certificate to a TLS 1.2 client of RSA suites alone"
 }
 names "$PI" tls "implicit TLS"
 names "$PN" smtp "-n STARTTLS"
