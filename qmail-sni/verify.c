@@ -154,8 +154,9 @@ static int poll(struct qsni *q, struct listener *l, int nl, const stralloc *name
     for (i = 0, k = 0; i < names->len; i += strlen(names->s + i) + 1, ++k)
       for (j = 0; j < nl; ++j) {
         if (state[k * nl + j] == SERVED_OK) continue;
-        /* a silent one answers at once: not asked */
-        state[k * nl + j] = name_served(q, &l[j], names->s + i, &said[k * nl + j]);
+        /* a silent one is not asked again: why it was first is kept */
+        if (!listener_silent(&l[j]) || !said[k * nl + j].len)
+          state[k * nl + j] = name_served(q, &l[j], names->s + i, &said[k * nl + j]);
         if (state[k * nl + j] == SERVED_OK) continue;
         ++left;
         askable += !listener_silent(&l[j]) && !ask_spent(q);
