@@ -267,14 +267,8 @@ sleep 1000 & echo \$! >> "$T/\$1.pids"
 sleep 1000 & echo \$! >> "$T/\$1.pids"
 wait
 EOF
-cat > "$T/hang-hook" <<EOS
-#!/bin/sh
-exec >/dev/null 2>&1
-echo \$\$ >> "$T/hook.pids"
-sleep 1000 & echo \$! >> "$T/hook.pids"
-sleep 1000 & echo \$! >> "$T/hook.pids"
-wait
-EOS
+# the chained hook is run with dehydrated's arguments: the same script
+printf '#!/bin/sh\nexec sh %s hook\n' "$T/hang.sh" > "$T/hang-hook"
 chmod +x "$T/hang-hook"
 on_exit 'kill $(cat "$T/reload.pids" "$T/hook.pids" 2>/dev/null) 2>/dev/null'
 # running PID: alive, not a zombie
