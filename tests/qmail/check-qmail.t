@@ -310,7 +310,7 @@ peer() {
   before=$(wc -l < "$PEER/log")
   got=$(inns setpriv --reuid "$U" --regid "$G" --clear-groups "$1" "$2" sender@host.test "rcpt@$2" < "$T/msg" | tr '\0' '\n')
   sleep 0.2
-  sni=$(tail -n +"$((before + 1))" "$PEER/log" | grep -m1 'tls sni' | sed 's/^smtpd-harness: tls sni //')
+  sni=$(tail -n +"$((before + 1))" "$PEER/log" | grep -m1 'tls sni' | sed 's/^smtpd-harness: tls sni //; s/; pid [0-9]*\( from .*\)\{0,1\}$//')
 }
 peer "$T/src/qmail-remote" delta.test
 is "$sni" "mx.delta.test: servercerts/mx.delta.test/servercert.pem" "STARTTLS on 25 via the MX: qmail-remote sends the MX host's name, and the peer serves its certificate"
