@@ -35,11 +35,16 @@ my $end = time + 120;
 $SIG{ALRM} = sub { exit 0 }; alarm 120;
 $SIG{PIPE} = 'IGNORE'; $SIG{CHLD} = 'IGNORE';
 my $sel = IO::Select->new;
+my @bound;
+# port 0: one the kernel picks, never one another listener holds
 for my $p (split /,/, $ports) {
-  $sel->add(IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Listen => 64, ReuseAddr => 1)
-    or die "attacker: unable to listen on $p: $!\n");
+  my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Listen => 64, ReuseAddr => 1)
+    or die "attacker: unable to listen on $p: $!\n";
+  $sel->add($s);
+  push @bound, $s->sockport;
 }
-open my $r, '>', $ready or die; close $r;
+# the ports it listens on, in whole once the file is there
+open my $r, '>', "$ready.tmp" or die; print $r join(',', @bound); close $r; rename "$ready.tmp", $ready or die;
 # the uid of the peer's socket: its row in /proc/net/tcp
 sub peer_uid {
   my $c = shift;
@@ -85,9 +90,10 @@ PERL
 
 # attack MODE [LOG]: MODE on a port of its own, AP; LOG default conn.log
 attack() {
-  AP=$(free_port)
-  background perl "$T/attacker.pl" "$1" "$AP" "${2:-$T/conn.log}" "$T/ready.$AP"
-  wait_ready "$T/ready.$AP"
+  rm -f "$T/ready.one"
+  background perl "$T/attacker.pl" "$1" 0 "${2:-$T/conn.log}" "$T/ready.one"
+  wait_ready "$T/ready.one"
+  AP=$(cat "$T/ready.one")
 }
 # wait_ready FILE: an attacker is listening (wait_port would connect as root)
 wait_ready() {
@@ -208,10 +214,11 @@ run "${SNI[@]}" -s ask_timeout=3 -s "verify=tls:127.0.0.1:$AP" check
 within 8 "a chain of 180 kB: check"
 like "$rc" '^(0|100|111)$' "a chain of 180 kB: check: no crash (got $rc)"
 # the run's bound: 33 silent listeners, ask_timeout 1: 30 s, then the rest not asked
-L="" P=""
-for i in $(seq 33); do p=$(free_port); P="$P${P:+,}$p" L="$L smtp:127.0.0.1:$p"; done
-background perl "$T/attacker.pl" silence "$P" "$T/conn.log" "$T/ready.many"
+background perl "$T/attacker.pl" silence "$(printf '0,%.0s' $(seq 32))0" "$T/conn.log" "$T/ready.many"
 wait_ready "$T/ready.many"
+P=$(cat "$T/ready.many") L=""
+for p in ${P//,/ }; do L="$L smtp:127.0.0.1:$p"; done
+[ "$(wc -w <<<"$L")" = 33 ] || bail "33 listeners did not start: $P"
 run "${SNI[@]}" -s ask_timeout=1 -s "verify=$L" check
 within 35 "33 silent listeners, ask_timeout 1: the run's 30 s"
 exit_is 111 "33 silent listeners"
