@@ -15,12 +15,17 @@
 #include "qmail-sni.h"
 #include "lineage.h"
 
-static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain, int flags)
+/* an install's result, as a hook ends: its outputs owed, made durable */
+static int deployed(struct qsni *q, int installed)
 {
-  if (install_cert(q, name, key, fullchain, install_default(q, name, 1) | flags) == INSTALL_DONE)
-    outputs_owed(q);
+  if (installed == INSTALL_DONE) outputs_owed(q);
   sync();
   return 0;
+}
+
+static int deploy(struct qsni *q, const char *name, const char *key, const char *fullchain, int flags)
+{
+  return deployed(q, install_cert(q, name, key, fullchain, install_default(q, name, 1) | flags));
 }
 
 /* deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE ...: 0, or why not
@@ -157,9 +162,7 @@ int cmd_certbot(struct qsni *q, int argc, char **argv)
   if (lineage_load(lfd, live.s, base, &key, &chain) != 1)
     die(EXIT_PERM, "fatal: RENEWED_LINEAGE ", lineage, ": refused, or not a lineage of certbot's");
   close(lfd);
-  r = install_texts(q, name.s, &key, lineage, &chain, lineage, install_default(q, name.s, 1));
-  if (r == INSTALL_DONE) outputs_owed(q);
-  sync();
+  r = deployed(q, install_texts(q, name.s, &key, lineage, &chain, lineage, install_default(q, name.s, 1)));
   stralloc_free(&name); stralloc_free(&key); stralloc_free(&chain); stralloc_free(&live);
-  return 0;
+  return r;
 }
